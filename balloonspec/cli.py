@@ -1,0 +1,96 @@
+"""The `balloonspec` command.
+
+Exit codes everywhere: 0 the driver/spec is as expected, 1 a divergence or an
+unexpected proof outcome, 2 usage, build or environment error.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXIT_OK, EXIT_DIVERGENCE, EXIT_ERROR = 0, 1, 2
+
+
+def _add_prove(sub):
+    p = sub.add_parser("prove", help="prove the invariant catalogue with Z3")
+    p.add_argument("--json", metavar="FILE", help="write the JSON report here")
+    p.add_argument("--only", metavar="ID", action="append", help="run only these invariant ids")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_prove")(a))
+
+
+def _add_conform(sub):
+    p = sub.add_parser("conform", help="run vectors against a driver build and compare with the spec")
+    p.add_argument("--driver", metavar="SRC.c", help="driver source (default: the seed)")
+    p.add_argument("--module", metavar="PATH.ko", help="a built module (kernel backend, protocol level)")
+    p.add_argument("--backend", choices=["userspace", "kernel"], default="userspace")
+    p.add_argument("--level", choices=["full", "protocol"], default="full")
+    p.add_argument("--vectors", metavar="DIR", help="vector directory (default: the shipped set)")
+    p.add_argument("--explore", metavar="N", type=int, default=0, help="also run N Hypothesis scenarios")
+    p.add_argument("--seed", metavar="S", type=int, default=0, help="seed of the exploration")
+    p.add_argument("--json", metavar="FILE")
+    p.add_argument("--junit", metavar="FILE")
+    p.add_argument("--coverage", action="store_true", help="measure line/branch coverage of the driver (gcov)")
+    p.add_argument("--sanitize", action="store_true", help="run an ASan+UBSan build of the driver")
+    p.add_argument("--jobs", "-j", type=int, default=0, help="parallel driver runs (default: CPU count)")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_conform")(a))
+
+
+def _add_vectors(sub):
+    p = sub.add_parser("vectors", help="regenerate the shipped vector set from the model")
+    p.add_argument("--out", metavar="DIR", help="output directory (default: the shipped set)")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_vectors")(a))
+
+
+def _add_run(sub):
+    p = sub.add_parser("run", help="run one scenario (JSON) on a driver build and print its trace")
+    p.add_argument("scenario", metavar="SCENARIO.json")
+    p.add_argument("--driver", metavar="SRC.c")
+    p.add_argument("--sanitize", action="store_true")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_run")(a))
+
+
+def _add_check(sub):
+    p = sub.add_parser("check", help="the main job: prove, then conform the driver, one summary")
+    p.add_argument("--driver", metavar="SRC.c", help="driver source (default: the seed)")
+    p.add_argument("--json", metavar="FILE")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_check")(a))
+
+
+def _add_bench(sub):
+    p = sub.add_parser("bench", help="measure backdoor call rates (floor, trace, conform, kernel)")
+    p.add_argument("--json", metavar="FILE")
+    p.add_argument("--kernel", action="store_true", help="also measure the in-kernel backend")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.bench", "cmd_bench")(a))
+
+
+def _add_setup_kernel(sub):
+    p = sub.add_parser("setup-kernel", help="install QEMU, busybox and the Debian kernel image+headers")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.driver.kernel.setup", "cmd_setup")(a))
+
+
+def _lazy(module: str, name: str):
+    """Import a subcommand only when it runs, so `balloonspec --help` stays fast."""
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="balloonspec", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_check, _add_prove, _add_conform, _add_vectors, _add_run, _add_bench, _add_setup_kernel):
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("balloonspec: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""`balloonspec bench`: backdoor call rates, all measured in one run.
+
+- floor_calls_per_s: the trap mechanism alone (SIGSEGV, decode, emulate, step
+  over) with an empty host and no trace, timed inside the harness;
+- trace_calls_per_s: the same workload with full trace capture;
+- conform_calls_per_s: end to end: the model's prediction, the driver run (a
+  new process, trace decoding included), the comparison and the monitors;
+- kernel_calls_per_s (with --kernel): through the in-kernel backend's interception.
+Each rate is the best of REPEATS, so that a busy moment does not decide it.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+from balloonspec import SEED_DRIVER
+from balloonspec.conformance import monitors
+from balloonspec.conformance.compare import first_divergence
+from balloonspec.driver.build import build_driver
+from balloonspec.driver.trace import Kind
+from balloonspec.driver.userspace import run_scenario
+from balloonspec.model.predict import predict
+from balloonspec.model.scenario import Scenario, steps
+
+REPEATS = 3
+_RATE = re.compile(r"balloonspec-bench: mode=(\w+) calls=(\d+) seconds=([\d.]+)")
+
+
+def workload() -> Scenario:
+    """Three full-rate inflate cycles, then deflate to zero: ~100k backdoor calls."""
+    return Scenario(id="bench-inflate-deflate", target=49155,
+                    steps=steps("init", ("cycle", 3), ("set_target", 0), ("cycle", 4), "debugfs", "exit"))
+
+
+def _harness_rate(binary: Path, script: str, mode: str) -> float:
+    run = run_scenario(binary, script, env={"BALLOONSPEC_BENCH": mode}, scenario_id=f"bench-{mode}")
+    m = _RATE.search(run.stderr_tail)
+    if run.verdict != "ok" or not m:
+        raise RuntimeError(f"bench run ({mode}) failed: {run.verdict}: {run.stderr_tail[-500:]}")
+    return int(m.group(2)) / float(m.group(3))
+
+
+def _conform_rate(binary: Path, scenario: Scenario) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    expected = predict(scenario).events
+    run = run_scenario(binary, scenario.to_script(), scenario_id=scenario.id)
+    div = first_divergence(expected, run.events)
+    monitors.check(run.events, totalram=scenario.sysinfo.totalram)
+    secs = time.perf_counter() - t0
+    if run.verdict != "ok" or div is not None:
+        raise RuntimeError(f"bench workload does not conform on the seed: {run.verdict} {div}")
+    calls = sum(1 for e in run.events if e[0] == Kind.BACKDOOR)
+    return calls / secs, calls
+
+
+def measure(kernel: bool = False) -> dict:
+    binary = build_driver(SEED_DRIVER)
+    scenario = workload()
+    script = scenario.to_script()
+    floor = max(_harness_rate(binary, script, "floor") for _ in range(REPEATS))
+    trace = max(_harness_rate(binary, script, "trace") for _ in range(REPEATS))
+    conform, calls = max(_conform_rate(binary, scenario) for _ in range(REPEATS))
+    out = {
+        "workload": scenario.id,
+        "backdoor_calls": calls,
+        "floor_calls_per_s": round(floor),
+        "trace_calls_per_s": round(trace),
+        "conform_calls_per_s": round(conform),
+        "trace_over_floor": round(trace / floor, 3),
+        "conform_over_floor": round(conform / floor, 3),
+    }
+    if kernel:
+        from balloonspec.driver.kernel_backend import bench_kernel
+
+        out.update(bench_kernel())
+    return out
+
+
+def cmd_bench(args) -> int:
+    try:
+        result = measure(kernel=args.kernel)
+    except Exception as e:
+        print(f"balloonspec: bench failed: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    for k, v in result.items():
+        print(f"{k:22} {v}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    return 0

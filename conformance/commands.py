@@ -1,0 +1,199 @@
+"""The CLI's subcommands: thin glue between arguments, the pieces and reports."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from balloonspec import SEED_DRIVER
+
+EXIT_OK, EXIT_DIVERGENCE, EXIT_ERROR = 0, 1, 2
+SHIPPED_VECTORS = Path(__file__).resolve().parent / "vectors"
+
+
+def _err(msg: str) -> int:
+    print(f"balloonspec: {msg}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _driver_path(arg: str | None) -> Path:
+    path = Path(arg) if arg else SEED_DRIVER
+    if not path.is_file():
+        raise FileNotFoundError(f"driver source not found: {path}")
+    return path
+
+
+# -- prove ----------------------------------------------------------------------------------
+
+
+def cmd_prove(args) -> int:
+    from balloonspec.model.proofs.run import print_table, run_catalogue
+
+    try:
+        report = run_catalogue(ids=args.only)
+    except Exception as e:  # the prover itself failed: an error, not a verdict
+        return _err(f"prove failed: {type(e).__name__}: {e}")
+    print_table(report)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+    return {"pass": EXIT_OK, "fail": EXIT_DIVERGENCE}.get(report["verdict"], EXIT_ERROR)
+
+
+# -- conform --------------------------------------------------------------------------------
+
+
+def conform(driver: Path, *, vectors_dir: Path, level: str, jobs: int, json_path=None, junit_path=None,
+            sanitize: bool = False, coverage: bool = False, explore: int = 0, seed: int = 0, quiet: bool = False):
+    """Run the conformance suite; returns (report, exit code)."""
+    from balloonspec.conformance import vectors as V
+    from balloonspec.conformance.report import Report, describe_result
+    from balloonspec.conformance.runner import VectorResult, run_vectors
+    from balloonspec.driver.build import BuildError, build_driver
+
+    vecs, bad = V.load_dir(vectors_dir)
+    if not vecs and not bad:
+        raise FileNotFoundError(f"no vectors in {vectors_dir}")
+    meta = {"driver": str(driver), "backend": "userspace", "level": level, "vectors_dir": str(vectors_dir)}
+    report = Report(total=len(vecs) + len(bad), meta=meta, json_path=json_path, quiet=quiet)
+    for e in bad:
+        report.add(VectorResult(id=e.vector_id, status="error", reason={}, verdict="error", message=str(e)))
+
+    builds: dict[bool, Path] = {}
+
+    def binary_for(v):
+        if v.debugfs not in builds:
+            builds[v.debugfs] = build_driver(driver, debugfs=v.debugfs, sanitize=sanitize, coverage=coverage)
+            if coverage:
+                from balloonspec.conformance.coverage import reset
+
+                reset([builds[v.debugfs].parent])
+        return builds[v.debugfs]
+
+    try:  # build once up front so that a compile error is one clear error, not one per vector
+        binary_for(vecs[0]) if vecs else None
+    except BuildError as e:
+        report.extra["build_error"] = str(e)
+        report.write_json()
+        print(f"balloonspec: the driver does not compile: {e}", file=sys.stderr)
+        return report, EXIT_ERROR
+
+    results = run_vectors(binary_for, vecs, level=level, jobs=jobs or os.cpu_count() or 1, on_result=report.add)
+    if explore:
+        from balloonspec.conformance.explore import explore_driver
+
+        report.extra["explore"] = explore_driver(binary_for(vecs[0]), driver, n=explore, seed=seed, level=level,
+                                                 save_dir=Path(json_path).parent / "regressions" if json_path
+                                                 else Path("balloonspec-regressions"))
+    if coverage:
+        from balloonspec.conformance.coverage import measure
+
+        report.extra["coverage"] = measure(driver, builds)
+    report.write_json()
+    if junit_path:
+        report.write_junit(junit_path)
+    if not quiet:
+        for r in results:
+            if r.status != "pass":
+                print(describe_result(r), file=sys.stderr)
+    code = {"pass": EXIT_OK, "fail": EXIT_DIVERGENCE, "error": EXIT_ERROR}[report.verdict]
+    if report.extra.get("explore", {}).get("divergences"):
+        code = EXIT_DIVERGENCE
+    return report, code
+
+
+def cmd_conform(args) -> int:
+    try:
+        if args.backend == "kernel" or args.module:
+            from balloonspec.conformance.kernel import cmd_conform_kernel
+
+            return cmd_conform_kernel(args)
+        driver = _driver_path(args.driver)
+        report, code = conform(
+            driver,
+            vectors_dir=Path(args.vectors) if args.vectors else SHIPPED_VECTORS,
+            level=args.level,
+            jobs=args.jobs,
+            json_path=args.json,
+            junit_path=args.junit,
+            sanitize=args.sanitize,
+            coverage=args.coverage,
+            explore=args.explore,
+            seed=args.seed,
+        )
+    except FileNotFoundError as e:
+        return _err(str(e))
+    t = report.totals
+    print(f"conform {report.verdict}: {t['passed']}/{t['vectors']} vectors passed, "
+          f"{t['failed']} failed, {t['errors']} errors ({report.to_json()['seconds']:.1f}s)")
+    return code
+
+
+# -- vectors / run ---------------------------------------------------------------------------
+
+
+def cmd_vectors(args) -> int:
+    from balloonspec.conformance.generate import write_shipped_set
+
+    out = Path(args.out) if args.out else SHIPPED_VECTORS
+    paths = write_shipped_set(out)
+    print(f"wrote {len(paths)} vectors to {out}")
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from balloonspec.driver.build import BuildError, build_driver
+    from balloonspec.driver.trace import describe
+    from balloonspec.driver.userspace import run_scenario
+    from balloonspec.model.scenario import Scenario, ScenarioError
+
+    try:
+        scenario = Scenario.from_json(json.loads(Path(args.scenario).read_text()))
+        binary = build_driver(_driver_path(args.driver), sanitize=args.sanitize)
+    except (OSError, json.JSONDecodeError, ScenarioError, BuildError) as e:
+        return _err(str(e))
+    run = run_scenario(binary, scenario.to_script(), scenario_id=scenario.id)
+    for i, e in enumerate(run.events):
+        print(f"{i:6} {describe(e)}")
+    print(f"verdict: {run.verdict}")
+    if run.verdict != "ok":
+        print(run.stderr_tail, file=sys.stderr)
+    return EXIT_OK if run.verdict == "ok" else EXIT_DIVERGENCE
+
+
+# -- check: the main job ------------------------------------------------------------------------
+
+
+def cmd_check(args) -> int:
+    from balloonspec.model.proofs.run import run_catalogue
+
+    try:
+        driver = _driver_path(args.driver)
+    except FileNotFoundError as e:
+        return _err(str(e))
+    print("== prove", flush=True)
+    proofs = run_catalogue()
+    print("== conform", flush=True)
+    report, conform_code = conform(driver, vectors_dir=SHIPPED_VECTORS, level="full", jobs=0,
+                                   coverage=True, quiet=True)
+    rows = [
+        ("invariants proved", sum(1 for i in proofs["invariants"] if i["status"] == "proved")),
+        ("invariants bounded", sum(1 for i in proofs["invariants"] if i["status"] == "bounded")),
+        ("findings (violated, documented)", sum(1 for i in proofs["invariants"] if i["status"] == "violated")),
+        ("proof outcomes as expected", f"{sum(1 for i in proofs['invariants'] if i['status'] == i['expected'])}"
+                                       f"/{len(proofs['invariants'])} ({proofs['seconds']:.1f}s)"),
+        ("vectors passed", f"{report.totals['passed']}/{report.totals['vectors']}"),
+    ]
+    cov = report.extra.get("coverage")
+    if cov:
+        rows.append(("driver line coverage", f"{cov['line_pct']:.1f}%"))
+        rows.append(("driver branch coverage", f"{cov['branch_pct']:.1f}%"))
+    width = max(len(r[0]) for r in rows)
+    print(f"\nballoonspec check: {driver}")
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+    code = max(conform_code, {"pass": EXIT_OK, "fail": EXIT_DIVERGENCE}.get(proofs["verdict"], EXIT_ERROR))
+    print(f"  {'verdict':<{width}}  {['pass', 'fail', 'error'][code]}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"prove": proofs, "conform": report.to_json()}, indent=1) + "\n")
+    return code

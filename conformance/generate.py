@@ -1,0 +1,62 @@
+"""The shipped vector set, derived from the goals, the proofs' witnesses and
+saved exploration regressions, with the model's prediction as expectation.
+
+Deterministic: the same model and goals give byte-identical files.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from balloonspec.conformance import monitors
+from balloonspec.conformance.goals import Goal, all_goals
+from balloonspec.conformance.vectors import Vector, load_dir, write
+from balloonspec.model.predict import predict
+
+REGRESSIONS = Path(__file__).resolve().parent / "regressions"
+
+
+def vector_for(goal_id: str, scenario, reason: dict, debugfs: bool = True) -> Vector:
+    events = predict(scenario, debugfs=debugfs).events
+    # A property the spec itself breaks on this scenario is a documented finding of the seed.
+    findings = sorted({v.monitor for v in monitors.check(events, totalram=scenario.sysinfo.totalram)})
+    return Vector(id=goal_id, reason=reason, scenario=scenario, expected=events, debugfs=debugfs,
+                  expected_findings=findings)
+
+
+def goal_vector(g: Goal) -> Vector:
+    return vector_for(g.id, g.scenario, {"kind": g.kind, "goal": g.covers, "text": g.text}, g.debugfs)
+
+
+def witness_vectors() -> list[Vector]:
+    """Counterexamples of the proofs, replayable as scenarios."""
+    try:
+        from balloonspec.model.proofs.witnesses import all_witnesses
+    except ImportError:
+        return []
+    out = []
+    for w in all_witnesses():
+        out.append(vector_for(w.scenario.id, w.scenario,
+                              {"kind": "counterexample", "goal": w.invariant, "text": w.explanation}))
+    return out
+
+
+def regression_vectors() -> list[Vector]:
+    """Scenarios saved by exploration, re-predicted by the current model."""
+    vecs, _ = load_dir(REGRESSIONS) if REGRESSIONS.is_dir() else ([], [])
+    return [vector_for(v.id, v.scenario, v.reason, v.debugfs) for v in vecs]
+
+
+def shipped_set() -> list[Vector]:
+    vectors = [goal_vector(g) for g in all_goals()] + witness_vectors() + regression_vectors()
+    ids = [v.id for v in vectors]
+    dup = {i for i in ids if ids.count(i) > 1}
+    if dup:
+        raise ValueError(f"duplicate vector ids: {sorted(dup)}")
+    return vectors
+
+
+def write_shipped_set(out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.json"):
+        old.unlink()
+    return [write(v, out) for v in shipped_set()]
