@@ -68,6 +68,21 @@ def _add_setup_kernel(sub):
     p.set_defaults(func=lambda a: _lazy("balloonspec.driver.kernel.setup", "cmd_setup")(a))
 
 
+def _add_docs(sub):
+    p = sub.add_parser("docs", help="regenerate the generated parts of specs/ from the model")
+    p.add_argument("--check", action="store_true", help="only report stale documents (exit 1 if any)")
+    p.set_defaults(func=_cmd_docs)
+
+
+def _cmd_docs(args) -> int:
+    from balloonspec.model import docs
+
+    names = docs.stale() if args.check else docs.regenerate()
+    for n in names:
+        print(f"{'stale' if args.check else 'rewrote'}: specs/{n}")
+    return EXIT_DIVERGENCE if (args.check and names) else EXIT_OK
+
+
 def _lazy(module: str, name: str):
     """Import a subcommand only when it runs, so `balloonspec --help` stays fast."""
     import importlib
@@ -78,7 +93,7 @@ def _lazy(module: str, name: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="balloonspec", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_check, _add_prove, _add_conform, _add_vectors, _add_run, _add_bench, _add_setup_kernel):
+    for add in (_add_check, _add_prove, _add_conform, _add_vectors, _add_run, _add_bench, _add_setup_kernel, _add_docs):
         add(sub)
     return parser
 
