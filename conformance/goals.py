@@ -79,10 +79,6 @@ def target_goals() -> list[Goal]:
         Goal("target-zero", "coverage", "vmballoon_work: size == target",
              "target 0: GET_TARGET every cycle, neither inflate nor deflate",
              _sc("target-zero", "init", ("cycle", 3), "debugfs")),
-        Goal("target-result-truncated", "coverage", "vmballoon_send_get_target: *new_target = target",
-             "the host's 64-bit ebx is truncated to the u32 target (2^32 + 5 becomes 5)",
-             _sc("target-result-truncated", "init", ("cycle", 1), "debugfs",
-                 host_rules=(HostRule(C.VMW_BALLOON_CMD_GET_TARGET, 0, result=(1 << 32) + 5),))),
         Goal("target-above-int-max", "boundary", "vmballoon_debug_show: %8d of target",
              "a target of 2^31 + 7 is printed by %8d as a negative number; the balloon inflates towards it",
              _sc("target-above-int-max", "init", ("cycle", 1), "debugfs", target=(1 << 31) + 7)),
@@ -236,7 +232,7 @@ def reset_goals() -> list[Goal]:
 def finding_goals() -> list[Goal]:
     """Scenarios that show the seed's documented findings (specs/findings.md)."""
     s = steps("init", ("cycle", 1), "host_reset", ("cycle", 3), "debugfs")
-    restart_cycle = _step_index(s, "cycle", 2)  # the cycle that resets after the host did
+    restart_cycle = _step_index(s, "cycle", 3)  # the cycle that restarts after the host reset
     return [
         Goal("reset-start-fails", "finding", "vmballoon_reset: START fails, reset_required stays set",
              "after a host reset START fails with BUSY and GET_TARGET is answered: the driver LOCKs pages without a restart",

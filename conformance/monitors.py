@@ -16,7 +16,7 @@ from balloonspec.driver.trace import Kind, format_event as describe
 from balloonspec.driver.trace import COMMANDS
 from balloonspec.model import constants as C
 
-STEP_HOST_RESET = 6
+STEP_HOST_RESET, STEP_SET_TOTALRAM = 6, 7
 
 
 def _name(cmd: int) -> str:
@@ -110,6 +110,8 @@ def check(events: list[tuple], totalram: int | None = None) -> list[Violation]:
         elif kind == Kind.STEP and e[2] == STEP_HOST_RESET:
             reset_pending = True
             locked.clear()
+        elif kind == Kind.STEP and e[2] == STEP_SET_TOTALRAM and totalram is not None:
+            totalram = e[3]
         elif kind == Kind.EXIT:
             exited = True
         elif kind == Kind.ACCOUNT:

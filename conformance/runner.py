@@ -64,10 +64,13 @@ def judge(vector: Vector, run, level: str) -> VectorResult:
 
 def _model_state_at(vector: Vector, index: int) -> dict | None:
     """The model's driver state just before event `index` (recomputed only for failures)."""
-    from balloonspec.model.predict import predict
+    from balloonspec.model.predict import state_at
 
     try:
-        return predict(vector.scenario, debugfs=vector.debugfs).state_at(index)
+        p = state_at(vector.scenario, index, debugfs=vector.debugfs)
+        host = p.env.host
+        return {"driver": p.balloon.summary(), "kernel": p.env.kernel.summary(),
+                "host": {"target": host.target, "reset_pending": host.reset_pending, "locked": len(host.locked)}}
     except Exception as e:  # diagnostics must not turn a divergence into a crash
         return {"unavailable": repr(e)}
 
