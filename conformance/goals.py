@@ -153,6 +153,26 @@ def allocation_failure_goals() -> list[Goal]:
                   "one NOSLEEP failure: SLOW_CYCLES cycles at rate_alloc, then NOSLEEP at full rate, rate_alloc grows",
                   _sc("slow-cycles-then-recover", "init", ("cycle", 7), "debugfs", target=60000,
                       alloc_rules=(AllocRule(NOSLEEP, nth=1),))))
+    # rate_alloc below its ceiling: the boundaries of the rate rules are visible only there
+    half = rmax // 2
+    pressure = (AllocRule(NOSLEEP), AllocRule(CANSLEEP))  # cycle 1: rate_alloc halves to `half`
+    for d in (-1, 0, 1):
+        gid = f"rate-alloc-increase-at{d:+d}"
+        s3 = steps("init", ("cycle", 1), ("set_target", half + d), ("cycle", 1), "debugfs")
+        g.append(Goal(gid, "boundary", "vmballoon_inflate: error == 0 && i >= b->rate_alloc",
+                      f"rate_alloc = {half} after memory pressure; the next cycle's goal is {half + d}: "
+                      "the increase rule's threshold when rate_alloc is below its ceiling",
+                      Scenario(gid, s3, target=100, alloc_rules=pressure)))
+    s4 = steps("init", ("cycle", 5), "debugfs")
+    quiet = tuple(HostRule(C.VMW_BALLOON_CMD_GET_TARGET, 8, scope=_step_index(s4, "cycle", n)) for n in (2, 3, 4))
+    for d in (0, 1):
+        gid = f"nosleep-fails-at-rate-alloc{d:+d}"
+        g.append(Goal(gid, "boundary", "vmballoon_inflate: if (i >= b->rate_alloc) break",
+                      f"rate_alloc = {half}, slow cycles pass idle, then NOSLEEP allocation #{half + 1 + d} fails: "
+                      "i == rate_alloc pauses before the yield counter moves; one more goes on sleeping",
+                      Scenario(gid, s4, target=5000, host_rules=quiet,
+                               alloc_rules=(*pressure, AllocRule(NOSLEEP, nth=half + 1 + d,
+                                                                 scope=_step_index(s4, "cycle", 5))))))
     g.append(Goal("both-fail-immediately", "coverage", "vmballoon_reserve_page: -ENOMEM both flag sets",
                   "first NOSLEEP and first CANSLEEP both fail: nothing allocated, rate_alloc halves",
                   _sc("both-fail-immediately", "init", ("cycle", 2), "debugfs", target=100,

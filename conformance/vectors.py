@@ -119,7 +119,7 @@ def _run_at(events: list[tuple], i: int) -> tuple[int, int, list[tuple]] | None:
             events[i + reps * p + j] == _shift(events[i + j], deltas[j], reps) for j in range(p)
         ):
             reps += 1
-        if reps * p >= 3 and (best is None or reps * p > best[0] * best[1]):
+        if reps >= 3 and (best is None or reps * p > best[0] * best[1]):
             best = (p, reps, deltas)
     return best
 
