@@ -1,0 +1,33 @@
+/* Kernel base types for the userspace build of the driver. */
+#ifndef _BS_LINUX_TYPES_H
+#define _BS_LINUX_TYPES_H
+
+#include <stddef.h>
+#include <stdbool.h>
+#include <linux/compiler.h>
+
+typedef __UINT8_TYPE__ u8;
+typedef __UINT16_TYPE__ u16;
+typedef __UINT32_TYPE__ u32;
+typedef __UINT64_TYPE__ u64;
+typedef __INT8_TYPE__ s8;
+typedef __INT16_TYPE__ s16;
+typedef __INT32_TYPE__ s32;
+typedef __INT64_TYPE__ s64;
+typedef u16 __u16;
+typedef u32 __u32;
+typedef u64 __u64;
+typedef long __kernel_long_t;
+typedef unsigned long __kernel_ulong_t;
+
+/* Same underlying types as glibc's, so harness files may include both. */
+typedef long ssize_t;
+typedef __INT64_TYPE__ loff_t;
+typedef unsigned int gfp_t;
+typedef unsigned short umode_t;
+
+struct list_head {
+	struct list_head *next, *prev;
+};
+
+#endif
