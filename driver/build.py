@@ -75,8 +75,8 @@ def build_driver(source_path: str | Path, *, debugfs: bool = True, sanitize: boo
     source_path = Path(source_path)
     source = source_path.read_bytes()
     common, driver_flags = _flags(debugfs, sanitize)
-    if coverage:
-        driver_flags = driver_flags + ["--coverage"]
+    if coverage:  # -O0: gcov attributes lines and branches of inlined code exactly
+        driver_flags = driver_flags + ["--coverage", "-O0"]
     key = hashlib.sha256()
     for part in (source, _support_digest(), repr((common, driver_flags)).encode(), _gcc_version()):
         key.update(hashlib.sha256(part).digest())
