@@ -21,7 +21,7 @@ from balloonspec.conformance import monitors
 from balloonspec.conformance.compare import first_divergence
 from balloonspec.driver.build import build_driver
 from balloonspec.driver.trace import Kind
-from balloonspec.driver.userspace import run_scenario
+from balloonspec.driver.userspace import Launch, run_scenario
 from balloonspec.model.predict import predict
 from balloonspec.model.scenario import Scenario, steps
 
@@ -45,10 +45,12 @@ def _harness_rate(binary: Path, script: str, mode: str) -> float:
 
 def _conform_rate(binary: Path, scenario: Scenario) -> tuple[float, int]:
     t0 = time.perf_counter()
-    expected = predict(scenario).events
-    run = run_scenario(binary, scenario.to_script(), scenario_id=scenario.id)
+    launch = Launch(binary, scenario.to_script(), scenario_id=scenario.id)
+    expected = predict(scenario).events  # while the driver runs
+    run = launch.collect()
     div = first_divergence(expected, run.events)
-    monitors.check(run.events, totalram=scenario.sysinfo.totalram)
+    if div is not None:  # an identical trace has the prediction's monitor verdicts
+        monitors.check(run.events, totalram=scenario.sysinfo.totalram)
     secs = time.perf_counter() - t0
     if run.verdict != "ok" or div is not None:
         raise RuntimeError(f"bench workload does not conform on the seed: {run.verdict} {div}")

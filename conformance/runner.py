@@ -53,7 +53,13 @@ def judge(vector: Vector, run, level: str) -> VectorResult:
             res.status = "fail"
             res.divergence = div.to_json()
             res.model_state = _model_state_at(vector, div.index)
-    for v in monitors.check(run.events, totalram=vector.scenario.sysinfo.totalram):
+    # A trace identical to the expectation has the expectation's monitor verdicts:
+    # exactly the vector's documented findings. Only other traces need the monitors.
+    same = level == "full" and res.divergence is None and run.verdict == "ok"
+    found = [] if same else monitors.check(run.events, totalram=vector.scenario.sysinfo.totalram)
+    if same:
+        res.documented = list(vector.expected_findings)
+    for v in found:
         if v.monitor in vector.expected_findings:
             res.documented.append(v.monitor)
         else:

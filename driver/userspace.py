@@ -3,10 +3,12 @@ run in its own process, so a crash, hang or sanitizer report is a verdict
 about the driver rather than the end of the campaign."""
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +45,13 @@ def read_records(trace: Path) -> np.ndarray:
 
 def decode(records: np.ndarray, text: bytes) -> list[tuple]:
     """Events as tuples, with text fields replaced by `str`."""
-    events = [tuple(r) for r in records.tolist()]
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # millions of new ints and tuples, no cycles: collections would only cost
+    try:
+        events = list(map(tuple, records.tolist()))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     kinds = records[:, 0] if len(records) else records
     for kind, positions in TEXT_FIELDS.items():
         for i in np.flatnonzero(kinds == kind).tolist():
@@ -69,34 +77,53 @@ def _verdict(returncode: int | None, stderr: str, records: np.ndarray) -> str:
     return "error"
 
 
+class Launch:
+    """A driver run in progress: the caller can work (e.g. predict) meanwhile."""
+
+    def __init__(self, binary: str | Path, script_text: str, *, timeout_s: float = 60.0,
+                 scenario_id: str | None = None, env: dict[str, str] | None = None):
+        self._tmp = tempfile.TemporaryDirectory(prefix="balloonspec-run-")
+        self.dir = Path(self._tmp.name)
+        self.scenario_id = scenario_id
+        self.timeout_s = timeout_s
+        (self.dir / "script").write_text(script_text)
+        run_env = {**os.environ, **SANITIZER_ENV, **(env or {})}
+        with open(self.dir / "stderr", "wb") as err:
+            self.proc = subprocess.Popen([str(binary), "script", "trace", "text"], cwd=self.dir,
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=err, env=run_env)
+        self.deadline = time.monotonic() + timeout_s
+
+    def _wait(self) -> int | None:
+        try:
+            return self.proc.wait(timeout=max(0.0, self.deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()  # SIGTERM: the harness flushes its trace first
+            try:
+                self.proc.wait(timeout=TERM_GRACE_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            return None
+
+    def collect(self, decode_events: bool = True) -> RunResult:
+        try:
+            returncode = self._wait()
+            d = self.dir
+            stderr = (d / "stderr").read_bytes()[-STDERR_TAIL:].decode("utf-8", "replace")
+            trace, text = d / "trace", d / "text"
+            records = read_records(trace) if trace.exists() else np.zeros((0, 7), dtype="<u8")
+            events = decode(records, text.read_bytes() if text.exists() else b"") if decode_events else []
+        finally:
+            self._tmp.cleanup()
+        return RunResult(_verdict(returncode, stderr, records), events, stderr, returncode,
+                         self.scenario_id, records)
+
+
 def run_scenario(binary: str | Path, script_text: str, *, timeout_s: float = 60.0,
                  scenario_id: str | None = None, env: dict[str, str] | None = None,
                  decode_events: bool = True) -> RunResult:
     """Run `binary` on `script_text`; `env` adds variables (e.g. BALLOONSPEC_BENCH).
     Huge runs can skip `events` (decode_events=False) and read `records`."""
-    with tempfile.TemporaryDirectory(prefix="balloonspec-run-") as tmp:
-        d = Path(tmp)
-        (d / "script").write_text(script_text)
-        run_env = {**os.environ, **SANITIZER_ENV, **(env or {})}
-        with open(d / "stderr", "wb") as err:
-            proc = subprocess.Popen([str(binary), "script", "trace", "text"], cwd=d,
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=err, env=run_env)
-            try:
-                returncode = proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                returncode = None
-                proc.terminate()
-                try:
-                    proc.wait(timeout=TERM_GRACE_S)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        stderr = (d / "stderr").read_bytes()[-STDERR_TAIL:].decode("utf-8", "replace")
-        trace, text = d / "trace", d / "text"
-        records = read_records(trace) if trace.exists() else np.zeros((0, 7), dtype="<u8")
-        events = []
-        if decode_events:
-            events = decode(records, text.read_bytes() if text.exists() else b"")
-    return RunResult(_verdict(returncode, stderr, records), events, stderr, returncode,
-                     scenario_id, records)
+    return Launch(binary, script_text, timeout_s=timeout_s, scenario_id=scenario_id,
+                  env=env).collect(decode_events)
