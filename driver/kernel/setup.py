@@ -137,6 +137,18 @@ def setup(log=print) -> str:
     return version
 
 
+def cmd_setup(args) -> int:
+    """`balloonspec setup-kernel`: exit 0 when ready, 2 when it cannot be set up."""
+    try:
+        version = setup()
+        boot_kernel(version)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
+        print(f"balloonspec: kernel setup failed: {e}", file=sys.stderr)
+        return 2
+    print(f"kernel backend ready: {version}")
+    return 0
+
+
 if __name__ == "__main__":
     try:
         setup()
