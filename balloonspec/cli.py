@@ -60,6 +60,7 @@ def _add_bench(sub):
     p = sub.add_parser("bench", help="measure backdoor call rates (floor, trace, conform, kernel)")
     p.add_argument("--json", metavar="FILE")
     p.add_argument("--kernel", action="store_true", help="also measure the in-kernel backend")
+    p.add_argument("--scale", action="store_true", help="also run the 16 GiB inflate/deflate scenario")
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.bench", "cmd_bench")(a))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import resource
 import sys
 import time
 from pathlib import Path
@@ -23,7 +24,8 @@ from balloonspec.driver.build import build_driver
 from balloonspec.driver.trace import Kind
 from balloonspec.driver.userspace import Launch, run_scenario
 from balloonspec.model.predict import predict
-from balloonspec.model.scenario import Scenario, steps
+from balloonspec.model import constants as C
+from balloonspec.model.scenario import Scenario, SysInfo, steps
 
 REPEATS = 3
 _RATE = re.compile(r"balloonspec-bench: mode=(\w+) calls=(\d+) seconds=([\d.]+)")
@@ -58,7 +60,38 @@ def _conform_rate(binary: Path, scenario: Scenario) -> tuple[float, int]:
     return calls / secs, calls
 
 
-def measure(kernel: bool = False) -> dict:
+SCALE_PAGES = 4_194_304  # 16 GiB of 4 KiB pages
+
+
+def scale_scenario() -> Scenario:
+    """Inflate to 16 GiB (256 full-rate cycles) and deflate back, in a guest of 64 GiB."""
+    cycles = -(-SCALE_PAGES // (C.VMW_BALLOON_NOSLEEP_ALLOC_MAX + 1)) + 1
+    return Scenario(id="scale-16GiB", sysinfo=SysInfo(totalram=4 * SCALE_PAGES),
+                    steps=steps("init", ("set_target", SCALE_PAGES), ("cycle", cycles), ("set_target", 0),
+                                ("cycle", cycles + 1), "exit"))
+
+
+def measure_scale() -> dict:
+    """Wall time and the harness's peak RSS for the 16 GiB scenario (trace kept, not decoded)."""
+    binary = build_driver(SEED_DRIVER)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    run = run_scenario(binary, scale_scenario().to_script(), timeout_s=600, decode_events=False)
+    wall = time.perf_counter() - t0
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    account = run.records[-1].tolist() if len(run.records) else []
+    if run.verdict != "ok" or account[1:3] != [SCALE_PAGES, SCALE_PAGES]:
+        raise RuntimeError(f"scale run failed: {run.verdict} {account} {run.stderr_tail[-500:]}")
+    return {
+        "scale_pages": SCALE_PAGES,
+        "scale_backdoor_calls": int((run.records[:, 0] == Kind.BACKDOOR).sum()),
+        "scale_wall_s": round(wall, 2),
+        "scale_peak_rss_mb": round(max(peak_kb, before) / 1024, 1),
+        "scale_trace_mb": round(run.records.nbytes / 2**20, 1),
+    }
+
+
+def measure(kernel: bool = False, scale: bool = False) -> dict:
     binary = build_driver(SEED_DRIVER)
     scenario = workload()
     script = scenario.to_script()
@@ -74,6 +107,8 @@ def measure(kernel: bool = False) -> dict:
         "trace_over_floor": round(trace / floor, 3),
         "conform_over_floor": round(conform / floor, 3),
     }
+    if scale:
+        out.update(measure_scale())
     if kernel:
         from balloonspec.driver.kernel_backend import bench_kernel
 
@@ -83,7 +118,7 @@ def measure(kernel: bool = False) -> dict:
 
 def cmd_bench(args) -> int:
     try:
-        result = measure(kernel=args.kernel)
+        result = measure(kernel=args.kernel, scale=args.scale)
     except Exception as e:
         print(f"balloonspec: bench failed: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
