@@ -18,6 +18,7 @@ class Mutant:
     replace: str
     shows: str  # expected in the report of the failing run
     why: str
+    equivalent: str = ""  # why no environment can tell it from the seed (the suite must not flag it)
 
     def apply(self, seed_text: str) -> str:
         if seed_text.count(self.find) != 1:
@@ -64,7 +65,10 @@ MUTANTS = [
     Mutant("cmp-deflate-goal", "if (++i >= goal)", "if (++i > goal)", "UNLOCK",
            "deflates one page too many"),
     Mutant("cmp-work-inflate", "if (b->size < target)", "if (b->size <= target)", "",
-           "inflate called when the balloon is at target"),
+           "inflate called when the balloon is at target",
+           equivalent="with size == target, vmballoon_inflate has goal 0: the loop body never runs, "
+                      "i = 0 < RATE_ALLOC_MIN <= rate_alloc so the rate is unchanged, the refused list is "
+                      "already empty, and pr_debug is compiled out: no observable effect"),
     Mutant("cmp-rate-increase", "if (error == 0 && i >= b->rate_alloc)", "if (error == 0 && i > b->rate_alloc)",
            "rateSleepAlloc", "rate_alloc increase threshold moved"),
     # arithmetic
