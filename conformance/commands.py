@@ -28,16 +28,16 @@ def _driver_path(arg: str | None) -> Path:
 
 
 def cmd_prove(args) -> int:
-    from balloonspec.model.proofs.run import print_table, run_catalogue
+    from balloonspec.model.proofs.run import exit_code, format_table, run_catalogue
 
     try:
         report = run_catalogue(ids=args.only)
     except Exception as e:  # the prover itself failed: an error, not a verdict
         return _err(f"prove failed: {type(e).__name__}: {e}")
-    print_table(report)
+    print(format_table(report))
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
-    return {"pass": EXIT_OK, "fail": EXIT_DIVERGENCE}.get(report["verdict"], EXIT_ERROR)
+        Path(args.json).write_text(json.dumps(report, indent=1, default=str) + "\n")
+    return exit_code(report)
 
 
 # -- conform --------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from balloonspec.model.proofs.run import run_catalogue
+    from balloonspec.model.proofs.run import exit_code, run_catalogue
 
     try:
         driver = _driver_path(args.driver)
@@ -192,7 +192,7 @@ def cmd_check(args) -> int:
     print(f"\nballoonspec check: {driver}")
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
-    code = max(conform_code, {"pass": EXIT_OK, "fail": EXIT_DIVERGENCE}.get(proofs["verdict"], EXIT_ERROR))
+    code = max(conform_code, exit_code(proofs))
     print(f"  {'verdict':<{width}}  {['pass', 'fail', 'error'][code]}")
     if args.json:
         Path(args.json).write_text(json.dumps({"prove": proofs, "conform": report.to_json()}, indent=1) + "\n")
