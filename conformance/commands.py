@@ -192,7 +192,15 @@ def cmd_check(args) -> int:
     print(f"\nballoonspec check: {driver}")
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
+    if cov:
+        rows.append(("uncovered decisions", f"{len(cov.get('uncovered_decisions', []))} "
+                                            f"(+{len(cov.get('unreachable_decisions', []))} unreachable, justified)"))
     code = max(conform_code, exit_code(proofs))
+    findings = [i for i in proofs["invariants"] if i["status"] == "violated"]
+    if findings:
+        print("  findings in the driver (specs/findings.md):")
+        for i in findings:
+            print(f"    {i['id']:<32} {i.get('title', '')}")
     print(f"  {'verdict':<{width}}  {['pass', 'fail', 'error'][code]}")
     if args.json:
         Path(args.json).write_text(json.dumps({"prove": proofs, "conform": report.to_json()}, indent=1) + "\n")
