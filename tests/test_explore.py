@@ -4,6 +4,7 @@ The seed conforms on every explored scenario (split over seeds so that
 pytest-xdist spreads them); a mutant is caught, shrunk to a small scenario and
 saved as a regression vector that replays the divergence."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -16,12 +17,14 @@ from balloonspec.driver.userspace import run_scenario
 
 from mutants import MUTANTS
 
-SCENARIOS_PER_SEED = 25
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_seed_conforms_on_explored_scenarios(seed, seed_binary):
-    out = explore_driver(seed_binary, SEED_DRIVER, n=SCENARIOS_PER_SEED, seed=seed)
+def test_driver_conforms_on_explored_scenarios(explore_chunk, request):
+    """A campaign: `pytest -n 8 tests/test_explore.py -k conforms --explore-scenarios 5000
+    [--explore-driver SRC.c]` spreads 25-scenario seeds over the workers."""
+    seed, n = explore_chunk
+    driver = Path(request.config.getoption("--explore-driver") or SEED_DRIVER)
+    out = explore_driver(build_driver(driver), driver, n=n, seed=seed)
     assert out["divergences"] == [], json.dumps(out["divergences"], indent=1)[:3000]
 
 
