@@ -8,6 +8,7 @@ Constants are taken from the model, so a spec change moves the boundaries.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from balloonspec.model import constants as C
@@ -266,9 +267,32 @@ def finding_goals() -> list[Goal]:
     ]
 
 
+def solver_goals(base: list[Goal] | None = None) -> list[Goal]:
+    """One goal per feasible path of the model's step functions (conformance/pathgoals.py)
+    that the hand-written goals leave uncovered: its scenario is built from a Z3 model
+    of the path condition (deterministic), and checked to reach the path."""
+    if base is None:
+        base = [*init_exit_goals(), *target_goals(), *inflate_goals(), *allocation_failure_goals(),
+                *lock_goals(), *deflate_goals(), *reset_goals(), *finding_goals()]
+    return list(_solver_goals(tuple((g.scenario, g.debugfs) for g in base)))
+
+
+@functools.lru_cache(maxsize=4)
+def _solver_goals(base: tuple) -> tuple[Goal, ...]:
+    from balloonspec.conformance import pathgoals
+
+    out = []
+    for path, scenario, values in pathgoals.solver_scenarios(list(base)):
+        chosen = ", ".join(f"{k}={v}" for k, v in values.items())
+        out.append(Goal(scenario.id, "coverage", path.name, f"solver-chosen path; values from the Z3 model: {chosen}",
+                        scenario))
+    return tuple(out)
+
+
 def all_goals() -> list[Goal]:
     goals = [*init_exit_goals(), *target_goals(), *inflate_goals(), *allocation_failure_goals(),
              *lock_goals(), *deflate_goals(), *reset_goals(), *finding_goals()]
+    goals += solver_goals(goals)
     ids = [g.id for g in goals]
     assert len(ids) == len(set(ids)), "goal ids must be unique"
     return goals

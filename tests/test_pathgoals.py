@@ -1,0 +1,78 @@
+"""Solver-chosen coverage goals: every feasible path of the model's step functions
+(symbolic.explore from invariant-constrained states) is reached by the shipped
+vectors when the interpreted model runs them, or is listed unreachable."""
+import z3
+
+from balloonspec.conformance import pathgoals as pg
+from balloonspec.model import algorithm as A
+
+
+def test_every_feasible_path_is_covered_or_unreachable():
+    r = pg.report()
+    for name in r["uncovered"]:
+        print("UNCOVERED", name)
+    for name in r["unexpected"]:
+        print("UNEXPECTED (reached, not feasible: an assumed invariant is wrong)", name)
+    assert r["uncovered"] == []
+    assert r["unexpected"] == []
+    names = set(pg.all_paths())
+    for name, why in pg.UNREACHABLE_PATHS.items():
+        assert name in names, f"stale UNREACHABLE_PATHS entry: {name}"
+        assert why.strip(), f"no reason given for {name}"
+    # the step functions the goals are about all have paths
+    for fn in ("inflate_attempt", "inflate_end", "deflate_release", "deflate_end", "pop_one",
+               "release_refused_one", "send_get_target", "work"):
+        assert r["per_function"][fn]["paths"] >= 1
+    assert r["seconds"]["explore"] < 20
+
+
+def test_paths_identify_their_decisions():
+    for paths in pg.feasible_paths().values():
+        assert len({g.name for g in paths}) == len(paths)
+        for g in paths:
+            # Path.decisions' outcomes are the oracle's decisions, a subsequence of the recorded ones
+            it = iter(g.outcomes)
+            assert all(any(o == x for x in it) for _, o in g.decisions)
+            assert len(g.steps) == len(g.outcomes)
+            s = z3.Solver()
+            s.add(g.condition)
+            assert s.check() == z3.sat
+
+
+def test_solver_goals_reach_their_paths():
+    # the shipped vectors of goals.solver_goals() (tests/test_vectors.py checks they are fresh)
+    paths = pg.all_paths()
+    solver = [v for v in pg.shipped_vectors() if v.id.startswith("path-")]
+    assert solver, "no solver goals"
+    for v in solver:
+        assert v.reason["kind"] == "coverage" and v.reason["goal"] in paths, v.id
+        assert paths[v.reason["goal"]].key in pg.covered_paths([v]), v.id
+
+
+def test_fake_decision_is_uncovered(monkeypatch):
+    orig = A.pop_one
+
+    def pop_one(ops, b, pl, env):
+        if ops.cond(ops.eq(b.pages[-1], ops.u64(0xDEAD0000))):  # a decision no vector takes
+            b.size = b.size
+        return orig(ops, b, pl, env)
+
+    monkeypatch.setattr(A, "pop_one", pop_one)
+    paths = pg.feasible_paths(["pop_one"])["pop_one"]
+    assert len(paths) == 4
+    vectors = [v for v in pg.shipped_vectors() if v.id in ("exit-with-balloon", "lock-reset-then-restart")]
+    cov = pg.covered_paths(vectors)
+    uncovered = [g.name for g in paths if g.key not in cov]
+    covered = [g.name for g in paths if g.key in cov]
+    assert covered and uncovered
+    assert all("0xDEAD0000))=T" in n for n in uncovered), uncovered
+    monkeypatch.undo()
+    assert len(pg.feasible_paths(["pop_one"])["pop_one"]) == 2  # the cache follows the function
+
+
+def test_explore_is_deterministic():
+    for fn in ("inflate_attempt", "work", "deflate_release"):
+        a, b = pg.explore_function(fn), pg.explore_function(fn)
+        assert [(g.outcomes, g.name, z3.simplify(g.condition).sexpr()) for g in a] == \
+               [(g.outcomes, g.name, z3.simplify(g.condition).sexpr()) for g in b]
+        assert [g.outcomes for g in a] == [g.outcomes for g in pg.feasible_paths([fn])[fn]]
