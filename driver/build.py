@@ -69,6 +69,27 @@ def _run(cmd: list[str], cwd: Path, source_path: Path) -> None:
         raise BuildError(source_path, r.stderr[-4000:])
 
 
+def _harness_objects(common: list[str], source_path: Path) -> list[Path]:
+    """The harness's objects, built once per (harness sources, flags, compiler):
+    a mutation campaign then compiles only each mutant's driver object."""
+    key = hashlib.sha256()
+    for part in (_support_digest(), repr(common).encode(), _gcc_version()):
+        key.update(hashlib.sha256(part).digest())
+    out = cache_root() / f"harness-{key.hexdigest()[:24]}"
+    objects = [out / (name[:-2] + ".o") for name in HARNESS_SOURCES]
+    done = out / ".complete"
+    if done.exists():
+        return objects
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            for name, obj in zip(HARNESS_SOURCES, objects):
+                _run(["gcc", *common, "-c", str(USERSPACE / name), "-o", obj.name], out, source_path)
+            done.touch()
+    return objects
+
+
 def build_driver(source_path: str | Path, *, debugfs: bool = True, sanitize: bool = False,
                  coverage: bool = False) -> Path:
     """Return the path of the harness executable built from `source_path`."""
@@ -85,6 +106,7 @@ def build_driver(source_path: str | Path, *, debugfs: bool = True, sanitize: boo
     if binary.exists():
         return binary
 
+    harness = _harness_objects(common, source_path)
     out.mkdir(parents=True, exist_ok=True)
     # Parallel workers building the same key wait for each other, then reuse.
     with open(out / ".lock", "w") as lock:
@@ -92,15 +114,10 @@ def build_driver(source_path: str | Path, *, debugfs: bool = True, sanitize: boo
         if binary.exists():
             return binary
         (out / f"{DRIVER_NAME}.c").write_bytes(source)
-        objects = [f"{DRIVER_NAME}.o"]
-        _run(["gcc", *common, *driver_flags, "-c", f"{DRIVER_NAME}.c", "-o", objects[0]],
-             out, source_path)
-        for name in HARNESS_SOURCES:
-            obj = name[:-2] + ".o"
-            _run(["gcc", *common, "-c", str(USERSPACE / name), "-o", obj], out, source_path)
-            objects.append(obj)
+        driver_obj = f"{DRIVER_NAME}.o"
+        _run(["gcc", *common, *driver_flags, "-c", f"{DRIVER_NAME}.c", "-o", driver_obj], out, source_path)
         link_flags = ["--coverage"] if coverage else []
         tmp = out / (BINARY_NAME + ".tmp")
-        _run(["gcc", *common, *link_flags, *objects, "-o", tmp.name], out, source_path)
+        _run(["gcc", *common, *link_flags, driver_obj, *map(str, harness), "-o", tmp.name], out, source_path)
         tmp.rename(binary)  # appears complete or not at all
     return binary
