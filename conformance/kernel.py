@@ -23,6 +23,7 @@ from pathlib import Path
 
 from balloonspec import SEED_DRIVER
 from balloonspec.conformance import monitors
+from balloonspec.conformance.compare import position
 from balloonspec.conformance.runner import VectorResult
 from balloonspec.driver.trace import Kind, format_event
 from balloonspec.model import constants as C
@@ -133,8 +134,12 @@ def judge_kernel(vector, run) -> tuple[VectorResult, list[dict]]:
             scenario = scenario.with_(alloc_rules=scenario.alloc_rules + (rule,))
             continue
         res.status = "fail"
-        res.divergence = {"index": i, "expected": format_event(exp) if exp else "end of trace",
-                          "observed": format_event(obs) if obs else "end of trace"}
+        step, cycle = position(model, i)
+        res.divergence = {"index": i, "step": step, "cycle": cycle,
+                          "expected": format_event(exp) if exp else "end of trace",
+                          "observed": format_event(obs) if obs else "end of trace",
+                          "before": [format_event(e) for e in model[max(0, i - 6):i]
+                                     if e[0] in OBSERVABLE][-3:]}
         break
     documented = {v.monitor for v in monitors.check(predict(scenario).events, memory=False)}
     for v in monitors.check(observed, memory=False):
@@ -156,6 +161,9 @@ def cmd_conform_kernel(args) -> int:
         return 2
     level = "protocol" if args.module else args.level
     vecs, bad = V.load_dir(Path(args.vectors) if args.vectors else SHIPPED_VECTORS)
+    if not vecs and not bad:
+        print("balloonspec: no vectors to run", file=sys.stderr)
+        return 2
     runnable, skipped = [], []
     for v in vecs:
         why = unsupported(v)
@@ -176,11 +184,13 @@ def cmd_conform_kernel(args) -> int:
                 inferred_all[v.id] = inferred
         else:
             res = VectorResult(id=v.id, status="pass", reason=v.reason, verdict=run.verdict)
-            if run.verdict not in ("ok", "insmod_failed"):
+            if run.verdict != "ok":
                 res.status, res.message = "fail", f"kernel run ended with {run.verdict}:\n{run.console_tail[-3000:]}"
             for viol in monitors.check([e for e in run.events if e[0] in OBSERVABLE], memory=False):
                 res.status = "fail"
                 res.violations.append(viol.to_json())
+            if res.status == "fail" and not res.message:
+                res.message = f"console (this scenario):\n{run.console_tail[-1500:]}"
         report.add(res)
     report.extra["inferred_allocation_outcomes"] = inferred_all
     report.extra["boot"] = runs[0].stats if runs else {}

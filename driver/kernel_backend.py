@@ -6,7 +6,7 @@ The driver's backdoor calls are answered by driver/kernel/balloonspec_host.c
 writes the trace into QEMU shared memory, read here after QEMU exits.
 
 What this backend observes: BACKDOOR, STEP, WORK_RUN, DEBUGFS_READ (text),
-INIT (return code from insmod's message), EXIT. Not observable here (the real
+INIT (a return probe on the driver's init), EXIT. Not observable here (the real
 allocator and si_meminfo run): ALLOC/FREE/COND_RESCHED/QUEUE_WORK/SI_MEMINFO/
 PRINTK/ACCOUNT, and the directives sysinfo, pfn_base, alloc_rule,
 debugfs_error, step set_totalram (listed in Result.unsupported).
@@ -34,28 +34,30 @@ HOST_SRC = HERE / "kernel" / "balloonspec_host.c"
 ENGINE = [HERE / "userspace" / "script.c", HERE / "userspace" / "script.h"]
 SHM_SIZE = 64 << 20          # ivshmem needs a power of two
 BOOT_TIMEOUT_S = 120.0
+DEFAULT_MEM = "512M"         # guest RAM unless a scenario says `# kernel: mem=`
 U64 = (1 << 64) - 1
 
 STEP_KINDS = {"init": 1, "cycle": 2, "debugfs": 3, "exit": 4,
               "set_target": 5, "host_reset": 6, "set_totalram": 7}
 EV_BACKDOOR, EV_DEBUGFS_READ, EV_INIT, EV_EXIT = 1, 9, 11, 12
 EV_WORK_RUN, EV_STEP = 14, 15
-EV_SCENARIO, EV_NOTE, EV_SITE, EV_END = 0x100, 0x101, 0x102, 0x103
+EV_SCENARIO, EV_NOTE, EV_SITE, EV_END, EV_COMING, EV_RELIEF = \
+    0x100, 0x101, 0x102, 0x103, 0x104, 0x105
 BS_MAGIC = 0x3170736E6F6F6C62
 OOPS_RE = re.compile(r"\b(Oops|BUG: |general protection fault|"
                      r"kernel BUG at|Call Trace:)")
 PANIC_RE = re.compile(r"Kernel panic - not syncing")
 # the kernel's own hang detectors (they say "BUG:" too, but are hangs)
 HANG_RE = re.compile(r"soft lockup|blocked for more than|rcu_.*stall")
-# busybox prints strerror(); map it back to the errno the init returned
-STRERROR = {os.strerror(e): e for e in errno.errorcode}
 
 
 @dataclass
 class Result:
     id: str
-    # ok panic oops hang insmod_failed build_failed, or script_error: the
-    # host module's script.c refused the script (stats script_error_line)
+    # ok panic oops hang build_failed; insmod_failed: a load failed before
+    # the module's init ran (stats load_errors: -errno; an init that returns
+    # non-zero is an INIT event, verdict ok); script_error: the host
+    # module's script.c refused the script (stats script_error_line)
     verdict: str
     events: list = field(default_factory=list)
     console_tail: str = ""
@@ -100,6 +102,23 @@ def _vmware(script: str) -> bool:
     return not re.search(r"^hypervisor none\s*$", script, re.M)
 
 
+KERNEL_DIRECTIVE = re.compile(r"^#\s*kernel:\s*(.*)$", re.M)
+MEM_RE = re.compile(r"^\d+[MG]$")
+
+
+def _guest_mem(script: str, default: str) -> str:
+    """Guest RAM for this scenario: a comment line `# kernel: mem=256M` in
+    the script (a comment, so the model and the userspace backend ignore
+    it) overrides the run's default. A small guest with a target beyond its
+    free memory makes the kernel's allocator really fail."""
+    for m in KERNEL_DIRECTIVE.finditer(script):
+        for kv in m.group(1).split():
+            k, _, v = kv.partition("=")
+            if k == "mem" and MEM_RE.match(v):
+                return v
+    return default
+
+
 def _strip_comments(script: str) -> str:
     """Comment lines blanked (line numbers kept): they mean nothing, and
     script.c rejects a line of more than 12 words even as a comment."""
@@ -119,18 +138,24 @@ def _scenario_sh(i: int, script: str, mod: str) -> str:
         out.append(f"bs S {k}")
         if kind == "init":
             # as in userspace: init of a loaded module does nothing
-            out.append(f'grep -q "^{mod} " /proc/modules || {{ '
-                       f'insmod /m/{mod}.ko 2>/tmp/e; '
-                       f'echo "insmod $? $(cat /tmp/e)" > {C}/note; }}')
+            # bsload: exactly one finit_module(2) (busybox insmod would
+            # retry a failed init through init_module(2)), exact errno
+            out.append(f'grep -q "^{mod} " /proc/modules || '
+                       f'echo "insmod $(bsload load /m/{mod}.ko)" > {C}/note')
         elif kind == "debugfs":
-            out.append("F=/sys/kernel/debug/vmmemctl; [ -e $F ] && "
-                       f"{{ cat $F > {C}/text; bs E; }}")
+            # shell builtins only, no fork: right after a cycle that ran the
+            # guest out of memory, a fork can need memory the kernel cannot
+            # reclaim (no swap, tmpfs root), and the OOM killer, finding
+            # nothing but /init, panics
+            out.append("F=/sys/kernel/debug/vmmemctl; [ -e $F ] && { "
+                       "{ while IFS= read -r l; do printf '%s\\n' \"$l\"; "
+                       "done; printf '%s' \"$l\"; } < $F > "
+                       f"{C}/text; bs E; }}")
         elif kind == "exit":
-            out.append(f'rmmod {mod} 2>/tmp/e; '
-                       f'echo "rmmod $? $(cat /tmp/e)" > {C}/note')
+            out.append(f'echo "rmmod $(bsload unload {mod})" > {C}/note')
     out += ["bs X", f'echo "@@END {i}"',
             # leave no driver behind for the next scenario
-            f'grep -q "^{mod} " /proc/modules && rmmod {mod}', ""]
+            f'grep -q "^{mod} " /proc/modules && bsload unload {mod}', ""]
     return "\n".join(out)
 
 
@@ -158,6 +183,27 @@ def _deps(ko: Path, version: str) -> list[Path]:
     return order
 
 
+def _plain_ko(ko: Path, workdir: Path) -> Path:
+    """An uncompressed .ko for ko (bsload passes no decompression flag to
+    finit_module): .ko.xz / .ko.gz / .ko.zst unpacked into workdir."""
+    name = ko.name
+    if name.endswith(".ko"):
+        return ko
+    out = workdir / (name[:name.index(".ko")] + ".ko")
+    if name.endswith(".xz"):
+        import lzma
+        out.write_bytes(lzma.decompress(ko.read_bytes()))
+    elif name.endswith(".gz"):
+        import gzip
+        out.write_bytes(gzip.decompress(ko.read_bytes()))
+    elif name.endswith(".zst"):
+        subprocess.run(["zstd", "-q", "-d", "-f", "-o", str(out), str(ko)],
+                       check=True)
+    else:
+        return ko
+    return out
+
+
 # ---------------------------------------------------------------- trace
 
 def _read_shm(path: Path):
@@ -175,17 +221,18 @@ def _read_shm(path: Path):
     return recs, data[text_off:text_off + text_used]
 
 
-def _errno_of(msg: str) -> int:
-    for text, e in STRERROR.items():
-        if msg.endswith(text):
-            return e
-    return errno.EIO if msg else 0
-
-
 def _events(recs, text: bytes, i: int):
-    """This scenario's records -> trace events (specs/trace.md tuples)."""
+    """This scenario's records -> (trace events (specs/trace.md tuples),
+    probe sites, ended, script error line, load errors, memory relief).
+
+    INIT comes from the host's return probe on the driver's init (exact
+    return code); without one (no init function, probe refused) from
+    bsload's result, when the load reached MODULE_STATE_COMING. A load that
+    failed before that (bad format, unknown symbol, ...) is no INIT: it is
+    listed in load errors as -errno."""
     out, sites, inside, ended = [], [], False, False
-    script_error = None
+    script_error, load_errors, relief = None, [], []
+    coming = init_seen = False
     txt = lambda off, n: text[off:off + n].decode("utf-8", "replace")
     for r in recs:
         k = r[0]
@@ -203,24 +250,40 @@ def _events(recs, text: bytes, i: int):
             break
         if k in (EV_BACKDOOR, EV_STEP, EV_WORK_RUN):
             out.append(r)
+        elif k == EV_COMING:
+            coming = True
+        elif k == EV_RELIEF:
+            # the host gave its reserve back after a cycle ended with r[2]
+            # free pages (step index: the last STEP so far)
+            step = next((e[1] for e in reversed(out) if e[0] == EV_STEP), -1)
+            relief.append({"step": step, "pages": r[1], "free_before": r[2]})
+        elif k == EV_INIT:
+            init_seen = True
+            out.append((EV_INIT, r[1], 0, 0, 0, 0, 0))
         elif k == EV_DEBUGFS_READ:
             out.append((EV_DEBUGFS_READ, txt(r[1], r[2]), 0, 0, 0, 0, 0))
         elif k == EV_NOTE:
-            note = txt(r[1], r[2]).strip()
-            what, rc, *msg = note.split(" ", 2)
-            msg = msg[0] if msg else ""
+            what, *rest = txt(r[1], r[2]).split()
+            try:
+                rc = int(rest[0])
+            except (IndexError, ValueError):
+                rc = -errno.EIO          # bsload printed nothing usable
             if what == "insmod":
-                ret = 0 if rc == "0" else -_errno_of(msg)
-                out.append((EV_INIT, ret & U64, 0, 0, 0, 0, 0))
-            elif what == "rmmod" and rc == "0":
+                if not init_seen:
+                    if rc == 0 or coming:
+                        out.append((EV_INIT, rc & U64, 0, 0, 0, 0, 0))
+                    else:
+                        load_errors.append(rc)
+                coming = init_seen = False
+            elif what == "rmmod" and rc == 0:
                 out.append((EV_EXIT, 0, 0, 0, 0, 0, 0))
-    return out, sites, ended, script_error
+    return out, sites, ended, script_error, load_errors, relief
 
 
 # ---------------------------------------------------------------- running
 
 def _boot_once(kernel, mods, preload, drv_mod, scripts, timeout_s, workdir,
-               results, bench_calls=0, vmware=True):
+               results, bench_calls=0, vmware=True, mem=DEFAULT_MEM):
     """Boot for scripts (list of (index, id, text)); fills results[index].
     Returns the indices that must run again in a fresh boot."""
     sh = ["C=/sys/kernel/debug/balloonspec",
@@ -237,8 +300,9 @@ def _boot_once(kernel, mods, preload, drv_mod, scripts, timeout_s, workdir,
     with open(shm, "wb") as f:
         f.truncate(SHM_SIZE)
     boot = Boot(qemu_command(kernel, initrd, shm, SHM_SIZE, vmware=vmware,
+                             mem=mem,
                              append_extra=f"balloonspec_host.target_mod={drv_mod}"))
-    stats = {}
+    stats = {"guest_mem": mem}
     verdict = {}                      # index -> verdict decided from console
     steps_t = {}                      # index -> {step: t}
     begin_t = {}
@@ -285,6 +349,8 @@ def _boot_once(kernel, mods, preload, drv_mod, scripts, timeout_s, workdir,
                 deadline = time.monotonic() + timeout_s
             elif PANIC_RE.search(line):
                 verdict[current] = "panic"
+                if "deadlocked on memory" in line:   # OOM, nothing to kill
+                    stats["oom"] = line.strip()
             elif current is not None and current not in verdict and (
                     HANG_RE.search(line) or OOPS_RE.search(line)):
                 verdict[current] = "hang" if HANG_RE.search(line) else "oops"
@@ -292,6 +358,8 @@ def _boot_once(kernel, mods, preload, drv_mod, scripts, timeout_s, workdir,
                 # let the oops finish printing, then give up on this boot:
                 # the kernel is tainted and /init is probably stuck
                 deadline = time.monotonic() + 3.0
+            elif "invoked oom-killer" in line or "Out of memory" in line:
+                stats["oom"] = line.strip()   # the kernel's OOM killer ran
             elif line.startswith("@@ALL_DONE"):
                 deadline = time.monotonic() + 10.0
     finally:
@@ -299,6 +367,9 @@ def _boot_once(kernel, mods, preload, drv_mod, scripts, timeout_s, workdir,
     stats["boot_wall_s"] = time.monotonic() - boot.t0
     recs, text = _read_shm(shm)
     stats["records"] = len(recs)
+    # INIT events the host's return probe on init recorded (the rest come
+    # from bsload's result: no init function, or the probe was refused)
+    stats["init_probe_events"] = sum(r[0] == EV_INIT for r in recs)
     for i, sid, script in scripts:
         if i not in begin_t:
             if not begin_t:
@@ -309,10 +380,11 @@ def _boot_once(kernel, mods, preload, drv_mod, scripts, timeout_s, workdir,
             else:
                 rerun.append((i, sid, script))    # never started: next boot
             continue
-        events, sites, ended, script_error = _events(recs, text, i)
+        events, sites, ended, script_error, load_errors, relief = \
+            _events(recs, text, i)
         v = verdict.get(i) or ("ok" if ended else "hang")
-        if v == "ok" and any(e[0] == EV_INIT and e[1] != 0 for e in events):
-            v = "insmod_failed"
+        if v == "ok" and load_errors:
+            v = "insmod_failed"   # not init's return: the load itself failed
         if v == "ok" and script_error is not None:
             v = "script_error"     # the host ran as the default host instead
         st = steps_t.get(i, {})
@@ -325,13 +397,15 @@ def _boot_once(kernel, mods, preload, drv_mod, scripts, timeout_s, workdir,
                      unsupported=_parse(script)[3], step_wall_s=walls,
                      backdoor_calls=sum(e[0] == EV_BACKDOOR for e in events),
                      stats=dict(stats, sites=sites,
-                                script_error_line=script_error))
+                                script_error_line=script_error,
+                                load_errors=load_errors,
+                                memory_relief=relief))
         results[i] = res
     return rerun
 
 
 def run_scenarios_kernel(module_ko, scripts, *, timeout_s=60.0,
-                         bench_calls=0):
+                         bench_calls=0, mem=DEFAULT_MEM):
     """Run each (id, script_text) against module_ko; one Result per script,
     in order. Scenarios share a boot (rmmod/insmod between them) until one
     ends in an oops, a panic or a hang; the rest then get a fresh boot.
@@ -341,7 +415,10 @@ def run_scenarios_kernel(module_ko, scripts, *, timeout_s=60.0,
     timeout_s bounds each scenario (verdict hang past it).
     bench_calls > 0: before the scenarios, time that many backdoor calls
     through the interception alone (stats bench_calls_per_s, wall clock).
-    Every result's stats carry boot_to_init_s (wall, QEMU start to /init)."""
+    mem: guest RAM (QEMU -m) for scenarios without a `# kernel: mem=SIZE`
+    comment line of their own.
+    Every result's stats carry boot_to_init_s (wall, QEMU start to /init)
+    and guest_mem."""
     version = ksetup.kernel_version()
     kernel = ksetup.boot_kernel(version)
     module_ko = Path(module_ko)
@@ -352,23 +429,88 @@ def run_scenarios_kernel(module_ko, scripts, *, timeout_s=60.0,
             return [Result(sid, "build_failed", console_tail=str(e))
                     for sid, _ in scripts]
     host = build_module(HOST_SRC, compat=False, extra_sources=ENGINE)
-    drv_mod = _modinfo(module_ko, "name") or module_ko.stem
-    mods = {"balloonspec_host.ko": host, f"{drv_mod}.ko": module_ko}
-    deps = _deps(module_ko, version)
-    for d in deps:
-        mods[d.name] = d
+    drv_mod = _modinfo(module_ko, "name") or module_ko.name.split(".")[0]
     workdir = ksetup.cache_dir() / "runs" / f"{os.getpid()}-{time.time_ns()}"
     workdir.mkdir(parents=True)
+    mods = {"balloonspec_host.ko": host,
+            f"{drv_mod}.ko": _plain_ko(module_ko, workdir)}
+    deps = [_plain_ko(d, workdir) for d in _deps(module_ko, version)]
+    for d in deps:
+        mods[d.name] = d
     results: dict = {}
-    for vmware in (True, False):     # one machine identity per boot
+    # one machine (identity, RAM size) per boot, in order of first use
+    machines = list(dict.fromkeys((_vmware(text), _guest_mem(text, mem))
+                                  for _, text in scripts))
+    for vmware, m in machines:
         todo = [(i, sid, text) for i, (sid, text) in enumerate(scripts)
-                if _vmware(text) == vmware]
+                if (_vmware(text), _guest_mem(text, mem)) == (vmware, m)]
         while todo:
             todo = _boot_once(kernel, mods, [d.name for d in deps], drv_mod,
                               todo, timeout_s, workdir, results, bench_calls,
-                              vmware)
+                              vmware, m)
             bench_calls = 0          # once is enough
     for f in workdir.iterdir():      # keep the cache small: traces are parsed
         f.unlink()
     workdir.rmdir()
     return [results[i] for i in range(len(scripts))]
+
+
+# ---------------------------------------------------------------- bench
+
+BENCH_CALLS = 200_000
+BENCH_INFLATE = """\
+# three full-rate inflate cycles (16385 LOCKs each), then deflate
+target 49155
+step init
+step cycle
+step cycle
+step cycle
+step set_target 0
+step cycle
+step cycle
+step cycle
+step cycle
+step exit
+"""
+
+
+def bench_kernel(module_ko=None, calls: int = BENCH_CALLS) -> dict:
+    """`balloonspec bench --kernel`: one boot of the seed (or module_ko).
+
+    kernel_calls_per_s: `calls` backdoor calls from the host's own probed
+    site, through the kprobe interception (wall clock, console markers);
+    kernel_boot_to_init_s: QEMU start to /init (wall);
+    kernel_inflate_16385_s: wall time of one full-rate inflate cycle (16385
+    LOCKs), the best of the workload's three."""
+    from balloonspec import SEED_DRIVER
+    (r,) = run_scenarios_kernel(module_ko or SEED_DRIVER,
+                                [("bench-kernel", BENCH_INFLATE)],
+                                timeout_s=120.0, bench_calls=calls)
+    if r.verdict != "ok" or "bench_calls_per_s" not in r.stats:
+        raise RuntimeError(f"kernel bench run failed: {r.verdict} "
+                           f"{r.stats.get('errors', '')}\n{r.console_tail[-1500:]}")
+    full = []
+    for k in (1, 2, 3):
+        locks = [e for e in _step_events(r.events, k)
+                 if e[0] == EV_BACKDOOR and e[2] == 2]
+        if len(locks) == 16385 and k in r.step_wall_s:
+            full.append(r.step_wall_s[k])
+    if not full:
+        raise RuntimeError("kernel bench: no full-rate (16385-page) inflate "
+                           "cycle in the trace")
+    return {
+        "kernel_calls_per_s": round(r.stats["bench_calls_per_s"]),
+        "kernel_boot_to_init_s": round(r.stats["boot_to_init_s"], 3),
+        "kernel_inflate_16385_s": round(min(full), 4),
+        "kernel_backdoor_calls": r.backdoor_calls,
+    }
+
+
+def _step_events(events, index):
+    out, inside = [], False
+    for e in events:
+        if e[0] == EV_STEP:
+            inside = e[1] == index
+        elif inside:
+            out.append(e)
+    return out

@@ -31,7 +31,9 @@
  *   E                  close the text written to `text` as one DEBUGFS_READ
  *   X                  scenario end
  *   B N                N backdoor calls from the host's own probed site
- * `note` records any text (insmod/rmmod messages) as a NOTE record.
+ * `note` records any text (bsload results) as a NOTE record.
+ * EV_COMING is recorded when the driver module reaches MODULE_STATE_COMING,
+ * EV_INIT (kretprobe) when its init function returns, with the return code.
  */
 #include <linux/module.h>
 #include <linux/kprobes.h>
@@ -61,7 +63,8 @@ MODULE_PARM_DESC(work_fn, "the driver's delayed-work function (gated)");
 
 /* Event kinds (specs/trace.md) and this backend's own (>= 0x100). */
 enum { EV_BACKDOOR = 1, EV_DEBUGFS_READ = 9, EV_WORK_RUN = 14, EV_STEP = 15,
-       EV_SCENARIO = 0x100, EV_NOTE = 0x101, EV_SITE = 0x102, EV_END = 0x103 };
+       EV_SCENARIO = 0x100, EV_NOTE = 0x101, EV_SITE = 0x102, EV_END = 0x103,
+       EV_INIT = 11, EV_COMING = 0x104, EV_RELIEF = 0x105 };
 
 /* Shared memory layout: this header, then events, then text (offsets in it). */
 struct bs_shm {
@@ -293,9 +296,44 @@ static void attach(struct module *mod)
 	permits = 0;
 }
 
+/*
+ * The driver's init function, probed at its return: INIT with its exact
+ * return code (what finit_module(2) reports can differ: a positive return
+ * is only warned about, and a load can fail before init ever runs).
+ */
+static int init_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	record(EV_INIT, (u64)(s64)(int)regs_return_value(regs), 0, 0, 0, 0, 0);
+	return 0;
+}
+
+static struct kretprobe init_krp;
+static bool init_krp_on;
+
+static void probe_init(struct module *mod)
+{
+	memset(&init_krp, 0, sizeof(init_krp));
+	init_krp.handler = init_ret;
+	init_krp.maxactive = 1;
+	init_krp.kp.addr = (kprobe_opcode_t *)mod->init;
+	init_krp_on = mod->init && register_kretprobe(&init_krp) == 0;
+	if (mod->init && !init_krp_on)
+		pr_warn("balloonspec_host: no return probe on %s's init\n",
+			mod->name);
+}
+
+static void unprobe_init(void)
+{
+	if (init_krp_on)
+		unregister_kretprobe(&init_krp);
+	init_krp_on = false;
+}
+
 static void detach(void)
 {
 	int i;
+
+	unprobe_init();
 
 	for (i = 0; i < nsites; i++)
 		unregister_kprobe(&sites[i]);
@@ -312,14 +350,73 @@ static int mod_event(struct notifier_block *nb, unsigned long action, void *data
 
 	if (strcmp(mod->name, target_mod))
 		return NOTIFY_DONE;
-	if (action == MODULE_STATE_COMING)
+	if (action == MODULE_STATE_COMING) {
+		record(EV_COMING, 0, 0, 0, 0, 0, 0);
 		attach(mod);
-	else if (action == MODULE_STATE_GOING)
+		probe_init(mod);
+	} else if (action == MODULE_STATE_LIVE) {
+		unprobe_init();		/* init has returned; its text goes */
+	} else if (action == MODULE_STATE_GOING) {
 		detach();
+	}
 	return NOTIFY_DONE;
 }
 
 static struct notifier_block mod_nb = { .notifier_call = mod_event };
+
+/*
+ * Memory relief.  A scenario that inflates the balloon beyond the guest's
+ * free memory leaves it at the min watermark, where any page /init then
+ * needs (a fork, its heap growing) sends the allocator to reclaim, which
+ * finds nothing (no swap, tmpfs root), and to the OOM killer, which finds
+ * nothing to kill but /init and panics.  So the host holds `reserve_pages`
+ * pages from each scenario's start and gives them back when a cycle ends
+ * with fewer than `relief_below` free pages (EV_RELIEF: pages given back,
+ * free pages before).  The driver never sees the difference beyond a guest
+ * with reserve_pages fewer free pages.
+ */
+static unsigned int reserve_pages = 2048;	/* 8 MiB */
+module_param(reserve_pages, uint, 0444);
+MODULE_PARM_DESC(reserve_pages, "pages held back for /init (memory relief)");
+static unsigned int relief_below = 4096;
+module_param(relief_below, uint, 0444);
+MODULE_PARM_DESC(relief_below, "free pages after a cycle below which they go");
+static LIST_HEAD(reserve);
+static unsigned int reserved;
+
+static void reserve_fill(void)
+{
+	while (reserved < reserve_pages) {
+		struct page *p = alloc_page(GFP_KERNEL | __GFP_NOWARN |
+					    __GFP_NORETRY);
+
+		if (!p)
+			break;
+		list_add(&p->lru, &reserve);
+		reserved++;
+	}
+}
+
+static void reserve_release(void)
+{
+	struct page *p, *n;
+
+	list_for_each_entry_safe(p, n, &reserve, lru) {
+		list_del(&p->lru);
+		__free_page(p);
+	}
+	reserved = 0;
+}
+
+static void relieve_if_low(void)
+{
+	unsigned long free = global_zone_page_state(NR_FREE_PAGES);
+
+	if (reserved && free < relief_below) {
+		record(EV_RELIEF, reserved, free, 0, 0, 0, 0);
+		reserve_release();
+	}
+}
 
 /* ---- steps ---- */
 
@@ -343,6 +440,7 @@ static void run_cycle(void)
 	spin_lock_irqsave(&lock, flags);
 	permits = 0;
 	spin_unlock_irqrestore(&lock, flags);
+	relieve_if_low();
 }
 
 static void do_step(size_t idx)
@@ -385,6 +483,7 @@ static void load_script(u64 id)
 	text_mark = shm->text_used;
 	calls = 0;
 	record(EV_SCENARIO, id, err ? 1 : 0, err_line, 0, 0, 0);
+	reserve_fill();
 }
 
 static ssize_t ctl_write(struct file *f, const char __user *ubuf, size_t len,
@@ -585,6 +684,7 @@ static void __exit bs_exit(void)
 	pci_unregister_driver(&shm_driver);
 	bs_env_free(&env);
 	kvfree(script_buf);
+	reserve_release();
 }
 
 module_init(bs_init);

@@ -1,10 +1,36 @@
 """A newc cpio writer (the machine has no cpio binary) and the initramfs the
-in-kernel backend boots: busybox-static, an /init script, the modules."""
+in-kernel backend boots: busybox-static, bsload (the one-syscall module
+loader, bsload.c), an /init script, the modules."""
+import hashlib
 import io
+import os
 import stat
+import subprocess
 from pathlib import Path
 
+from . import setup as _setup
+
 BUSYBOX = Path("/bin/busybox")
+BSLOAD_SRC = Path(__file__).resolve().parent / "bsload.c"
+
+
+def bsload_binary() -> Path:
+    """driver/kernel/bsload.c built static (`gcc -static -Os`), cached by the
+    hash of its source: the guest's one-syscall module loader."""
+    src = BSLOAD_SRC.read_bytes()
+    key = hashlib.sha256(src).hexdigest()[:16]
+    out = _setup.cache_dir() / "build" / f"bsload-{key}"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
+    r = subprocess.run(["gcc", "-static", "-Os", "-s", "-o", str(tmp),
+                        str(BSLOAD_SRC)], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("building bsload (needs gcc and libc6-dev's "
+                           "static libc.a) failed:\n" + r.stderr[-2000:])
+    os.replace(tmp, out)
+    return out
 
 
 class Cpio:
@@ -51,10 +77,10 @@ mount -t devtmpfs dev /dev
 mount -t debugfs none /sys/kernel/debug
 echo "@@INIT_REACHED"
 for m in $(cat /m/preload); do
-    insmod /m/$m 2>/tmp/e || echo "@@PRELOAD_FAILED $m $(cat /tmp/e)"
+    r=$(bsload load /m/$m) || echo "@@PRELOAD_FAILED $m $r"
 done
-if ! insmod /m/balloonspec_host.ko 2>/tmp/e; then
-    echo "@@HOST_FAILED $(cat /tmp/e)"
+if ! r=$(bsload load /m/balloonspec_host.ko); then
+    echo "@@HOST_FAILED $r"
     poweroff -f
 fi
 . /scenarios.sh
@@ -73,6 +99,7 @@ def build_initramfs(out: Path, modules: dict, preload: list,
         c.dir(d)
     c.chardev("dev/console", 5, 1)   # the kernel opens it before /init runs
     c.file("bin/busybox", BUSYBOX.read_bytes(), 0o755)
+    c.file("bin/bsload", bsload_binary().read_bytes(), 0o755)
     c.file("init", INIT.encode(), 0o755)
     for name, path in modules.items():
         c.file(f"m/{name}", Path(path).read_bytes())

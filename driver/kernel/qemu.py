@@ -1,6 +1,5 @@
 """Boot the distribution kernel under QEMU TCG with an initramfs, watching the
 serial console live (wall-clock timestamp per line) and bounding every wait."""
-import os
 import queue
 import subprocess
 import threading

@@ -15,7 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-BASE_PACKAGES = ["qemu-system-x86", "busybox-static", "gcc", "make", "kmod"]
+# libc6-dev: the static libc.a for bsload (the guest's module loader); gcc
+# only recommends it, and recommends are not installed
+BASE_PACKAGES = ["qemu-system-x86", "busybox-static", "gcc", "libc6-dev", "make",
+                 "kmod"]
 
 
 def cache_dir() -> Path:
