@@ -67,12 +67,11 @@ GENERATED = {
 }
 
 
-def _invariants_parts() -> dict:
-    try:
-        from .proofs.docs import render_invariants_md
-    except ImportError:
-        return {}
-    return {"invariants.md": {"__whole__": render_invariants_md}}
+def _proof_parts() -> dict:
+    """invariants.md and findings.md are generated whole from the proof catalogue."""
+    from .proofs.docs import render_findings_md, render_invariants_md
+
+    return {"invariants.md": {"__whole__": render_invariants_md}, "findings.md": {"__whole__": render_findings_md}}
 
 
 def _render(path: Path, parts: dict) -> str:
@@ -88,7 +87,7 @@ def _render(path: Path, parts: dict) -> str:
 
 
 def _all_parts() -> dict:
-    return {**GENERATED, **_invariants_parts()}
+    return {**GENERATED, **_proof_parts()}
 
 
 def stale(specs: Path = SPECS) -> list[str]:

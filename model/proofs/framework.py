@@ -1,0 +1,322 @@
+"""The prover's machinery: the spec under proof, path exploration, validity checks.
+
+A proof runs the model's own functions (model/algorithm.py) over `Z3Ops`
+(model/ops.py). A branch on a symbolic condition is decided by a path oracle:
+`explore` re-executes the function once per feasible path (depth-first over
+the branch decisions, each new decision checked for feasibility under the
+hypotheses), and returns each path's condition with the function's result.
+A claim is then checked path by path: hyps ∧ path ∧ ¬claim unsat, else the
+solver's model is the counterexample.
+
+`Spec` is the specification under proof. By default it is the model as
+installed; a test builds a broken one (`Spec(constants={...})` changes a
+constant the model reads when its ops are built, `Spec(overrides={name: fn})`
+replaces one of the model's functions, e.g. a step function with its clamp
+dropped) and checks that the proof then fails with a counterexample.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+import importlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import z3
+
+STATUSES = ("proved", "bounded", "violated", "unknown", "error")
+
+
+# -- the spec under proof ------------------------------------------------------------------
+_SPEC_KEYS = itertools.count()
+
+
+
+@dataclass
+class Spec:
+    """The model under proof, with optional injected breakage."""
+
+    constants: dict[str, int] = field(default_factory=dict)  # model.constants overrides
+    overrides: dict[str, Callable] = field(default_factory=dict)  # algorithm function overrides
+    name: str = "model"
+    key: int = field(default_factory=lambda: next(_SPEC_KEYS))  # cache key (never reused, unlike id())
+
+    def module(self, name: str):
+        return importlib.import_module(f"balloonspec.model.{name}")
+
+    @contextlib.contextmanager
+    def active(self):
+        """Install the overrides for the duration of one check (and undo them)."""
+        saved: list[tuple[Any, str, Any]] = []
+        try:
+            if self.constants:
+                for mod_name in ("constants", "algorithm", "environment", "protocol"):
+                    try:
+                        mod = self.module(mod_name)
+                    except ImportError:
+                        continue
+                    for k, v in self.constants.items():
+                        if hasattr(mod, k):
+                            saved.append((mod, k, getattr(mod, k)))
+                            setattr(mod, k, v)
+            if self.overrides:
+                alg = self.module("algorithm")
+                for k, fn in self.overrides.items():
+                    saved.append((alg, k, getattr(alg, k)))
+                    setattr(alg, k, fn)
+            yield self
+        finally:
+            for mod, k, v in reversed(saved):
+                setattr(mod, k, v)
+
+    def ops(self, oracle=None):
+        from balloonspec.model.ops import Z3Ops
+
+        return Z3Ops(oracle)
+
+    def fn(self, name: str) -> Callable:
+        """A function of the model's algorithm, looked up at call time."""
+        return getattr(self.module("algorithm"), name)
+
+
+DEFAULT_SPEC = Spec()
+
+
+# -- path exploration ------------------------------------------------------------------------
+
+
+class PathLimit(Exception):
+    pass
+
+
+class Infeasible(Exception):
+    """Raised by `assume` when the path's condition became unsatisfiable."""
+
+
+class _Oracle:
+    """Decides symbolic branches: replays a decision prefix, then takes the
+    first feasible side of each new branch and records whether the other side
+    is feasible too (a pending path)."""
+
+    def __init__(self, solver: z3.Solver, prefix: list[bool]):
+        self.solver = solver
+        self.prefix = prefix
+        self.conds: list = []
+        self.decisions: list[bool] = []
+        self.alternatives: list[int] = []  # indexes where the other side is feasible
+
+    def assume(self, f) -> None:
+        """Add a hypothesis on the current path (havoc + assume of a loop
+        invariant, an environment hypothesis on a fresh input)."""
+        if z3.is_false(f):
+            raise Infeasible
+        self.conds.append(f)
+        self.solver.add(f)  # checked by the next decision or at the end of the run
+
+    def decide(self, c) -> bool:
+        """One solver call per new decision: take `c` if feasible (and queue
+        the other side, whose feasibility is checked when it is replayed),
+        else `not c` (feasible, since the path so far is)."""
+        n = len(self.decisions)
+        s = self.solver
+        if n < len(self.prefix):
+            d = self.prefix[n]
+            lit = c if d else z3.Not(c)
+            if n == len(self.prefix) - 1:  # the flipped decision: is it feasible?
+                s.add(lit)
+                if s.check() == z3.unsat:
+                    raise Infeasible
+        else:
+            s.push()
+            s.add(c)
+            t = s.check() != z3.unsat
+            s.pop()
+            d = t
+            if t:
+                self.alternatives.append(n)
+            lit = c if d else z3.Not(c)
+        self.conds.append(lit)
+        self.decisions.append(d)
+        if not (n < len(self.prefix) and n == len(self.prefix) - 1):
+            s.add(lit)
+        return d
+
+
+@dataclass
+class Path:
+    cond: list  # literals along the path
+    result: Any
+    decisions: list[bool]
+
+
+def explore(run: Callable[[Any], Any], hyps: list, max_paths: int = 5000, ops_factory=None) -> list[Path]:
+    """Every feasible path of `run(ops)` under `hyps`. `run` builds its own
+    symbolic inputs with the ops it is given (so each re-execution gets fresh
+    terms of the same names, which are the same Z3 constants)."""
+    if ops_factory is None:
+        from balloonspec.model.ops import Z3Ops as ops_factory  # noqa: N813
+    paths: list[Path] = []
+    pending: list[list[bool]] = [[]]
+    while pending:
+        prefix = pending.pop()
+        s = z3.Solver()
+        s.add(*hyps)
+        oracle = _Oracle(s, prefix)
+        try:
+            result = run(ops_factory(oracle))
+            if s.check() == z3.unsat:  # an assumption made the path infeasible
+                result = None
+        except Infeasible:
+            result = None
+        if result is not None:
+            paths.append(Path(oracle.conds, result, oracle.decisions))
+        if len(paths) > max_paths:
+            raise PathLimit(f"more than {max_paths} paths")
+        for n in oracle.alternatives:
+            pending.append(oracle.decisions[:n] + [not oracle.decisions[n]])
+    return paths
+
+
+# -- validity --------------------------------------------------------------------------------
+
+
+@dataclass
+class Check:
+    """Result of one validity check."""
+
+    ok: bool | None  # True valid, False counterexample, None unknown
+    model: dict | None = None
+    note: str = ""
+
+
+def _model_dict(m: z3.ModelRef) -> dict:
+    out = {}
+    for d in m.decls():
+        v = m[d]
+        if z3.is_bv_value(v):
+            out[d.name()] = v.as_long()
+        elif z3.is_true(v) or z3.is_false(v):
+            out[d.name()] = z3.is_true(v)
+        else:
+            out[d.name()] = str(v)
+    return dict(sorted(out.items()))
+
+
+def valid(claim, hyps: list, timeout_ms: int = 20000) -> Check:
+    """Is hyps ⇒ claim valid? (claim: a Z3 Bool or a Python bool)."""
+    if isinstance(claim, bool):
+        claim = z3.BoolVal(claim)
+    if z3.is_true(claim):
+        return Check(True)
+    s = z3.Solver()
+    s.set("timeout", timeout_ms)
+    s.add(*hyps)
+    s.add(z3.Not(claim))
+    r = s.check()
+    if r == z3.unsat:
+        return Check(True)
+    if r == z3.sat:
+        return Check(False, _model_dict(s.model()))
+    return Check(None, note=str(s.reason_unknown()))
+
+
+def satisfiable(formula, hyps: list, timeout_ms: int = 20000) -> Check:
+    """Is hyps ∧ formula satisfiable? ok=True with the model when it is."""
+    s = z3.Solver()
+    s.set("timeout", timeout_ms)
+    s.add(*hyps)
+    s.add(formula)
+    r = s.check()
+    if r == z3.sat:
+        return Check(True, _model_dict(s.model()))
+    if r == z3.unsat:
+        return Check(False)
+    return Check(None, note=str(s.reason_unknown()))
+
+
+# -- outcomes -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    status: str  # proved | bounded | violated | unknown | error
+    detail: str = ""
+    counterexample: dict | None = None  # solver values (state before the step, inputs)
+    obligations: list[str] = field(default_factory=list)  # what was discharged
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "status": self.status,
+            "detail": self.detail,
+            "counterexample": self.counterexample,
+            "obligations": self.obligations,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class Obligations:
+    """Collects proof obligations of one invariant; the first failing one
+    decides the outcome (violated with its counterexample, or unknown)."""
+
+    def __init__(self) -> None:
+        self.done: list[str] = []
+        self.failed: Outcome | None = None
+
+    def valid(self, name: str, claim, hyps: list) -> bool:
+        if self.failed is not None:
+            return False
+        c = valid(claim, hyps)
+        if c.ok:
+            self.done.append(name)
+            return True
+        if c.ok is False:
+            self.failed = Outcome("violated", f"obligation '{name}' fails", c.model, list(self.done))
+        else:
+            self.failed = Outcome("unknown", f"obligation '{name}': solver says unknown ({c.note})", None, list(self.done))
+        return False
+
+    def on_paths(self, name: str, paths: list[Path], claim_of: Callable[[Any], Any], hyps: list) -> bool:
+        """claim_of(result) must hold on every path (under hyps and the path's condition)."""
+        for n, p in enumerate(paths):
+            if not self.valid(f"{name} [path {n + 1}/{len(paths)}]", claim_of(p.result), hyps + p.cond):
+                return False
+        # report one line per obligation, not per path
+        self.done = [d for d in self.done if not d.startswith(f"{name} [path")] + [f"{name} ({len(paths)} paths)"]
+        return True
+
+    def outcome(self, proved_status: str = "proved", detail: str = "") -> Outcome:
+        if self.failed is not None:
+            return self.failed
+        return Outcome(proved_status, detail, None, list(self.done))
+
+
+def timed(fn: Callable[[], Outcome]) -> Outcome:
+    t = time.perf_counter()
+    try:
+        out = fn()
+    except Exception as e:  # a proof that crashes is an error, reported, not raised
+        import traceback
+
+        out = Outcome("error", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}")
+    out.seconds = time.perf_counter() - t
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def U(v: int):
+    return z3.BitVecVal(v, 32)
+
+
+def ule(a, b):
+    return z3.ULE(a, b)
+
+
+def ult(a, b):
+    return z3.ULT(a, b)
+
+
+def between(x, lo: int, hi: int):
+    return z3.And(z3.ULE(U(lo), x), z3.ULE(x, U(hi)))
