@@ -2,9 +2,9 @@
 executable that runs one scenario script (driver/userspace/harness.c).
 
 Builds are cached by content: the driver source bytes, every shim and harness
-source, the flags and `gcc --version`. The cache lives in $BALLOONSPEC_CACHE
-or ~/.cache/balloonspec/build/. A build directory keeps its objects, so a
-coverage build's .gcno (and the .gcda its runs write) sit next to the binary:
+source, the flags and `gcc --version`. The cache lives in
+$BALLOONSPEC_CACHE/build/ (default ~/.cache/balloonspec/build/). A build
+directory keeps its objects, so a coverage build's .gcno (and the .gcda its runs write) sit next to the binary:
 `binary.parent / "vmw_balloon.gcno"`.
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ class BuildError(Exception):
 
 def cache_root() -> Path:
     env = os.environ.get("BALLOONSPEC_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "balloonspec" / "build"
+    return (Path(env) if env else Path.home() / ".cache" / "balloonspec") / "build"
 
 
 @functools.lru_cache(maxsize=None)

@@ -23,8 +23,7 @@ BASE_PACKAGES = ["qemu-system-x86", "busybox-static", "gcc", "libc6-dev", "make"
 
 def cache_dir() -> Path:
     """Cache for kernels, built modules, initramfs: outside the repo."""
-    d = Path(os.environ.get("BALLOONSPEC_CACHE")
-             or Path.home() / ".cache" / "balloonspec" / "kernel")
+    d = Path(os.environ.get("BALLOONSPEC_CACHE") or Path.home() / ".cache" / "balloonspec") / "kernel"
     d.mkdir(parents=True, exist_ok=True)
     return d
 
