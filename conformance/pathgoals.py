@@ -464,19 +464,6 @@ class PathGoal:
         """(branch condition text, T/F) in order."""
         return [(decision_text(s), "T" if o else "F") for s, o in zip(self.sites, self.outcomes)]
 
-    def model(self) -> dict[str, Any]:
-        """A Z3 model of the path condition (deterministic), by variable name."""
-        s = z3.Solver()
-        s.add(self.condition)
-        if s.check() != z3.sat:
-            raise ValueError(f"path condition unsat: {self.name}")
-        m = s.model()
-        out = {}
-        for d in m.decls():
-            v = m[d]
-            out[d.name()] = v.as_long() if z3.is_bv_value(v) else z3.is_true(v)
-        return out
-
 
 # -- feasible paths ---------------------------------------------------------------------------
 _CACHE: dict = {}
@@ -632,6 +619,10 @@ def solve(goal: PathGoal, hard=(), minimize=()) -> dict | None:
     o.add(goal.condition, *hard)
     for t in minimize:
         o.minimize(t)
+    # Then every other variable, by name: the lexicographically least model is
+    # unique, so the values cannot depend on what Z3 solved before in this process.
+    for v in sorted(_variables(z3.And(goal.condition, *hard)), key=str):
+        o.minimize(z3.If(v, 1, 0) if z3.is_bool(v) else v)
     if o.check() != z3.sat:
         return None
     m = o.model()
@@ -639,6 +630,20 @@ def solve(goal: PathGoal, hard=(), minimize=()) -> dict | None:
     for d in m.decls():
         v = m[d]
         out[d.name()] = v.as_long() if z3.is_bv_value(v) else z3.is_true(v)
+    return out
+
+
+def _variables(term) -> set:
+    """The uninterpreted constants (the path's inputs) of a Z3 term."""
+    seen, out, todo = set(), set(), [term]
+    while todo:
+        t = todo.pop()
+        if t.get_id() in seen:
+            continue
+        seen.add(t.get_id())
+        if z3.is_const(t) and t.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+            out.add(t)
+        todo.extend(t.children())
     return out
 
 

@@ -43,6 +43,7 @@ from typing import Any
 import z3
 
 from .cref import C
+from ..symbolic import SymbolicEnv
 from .framework import DEFAULT_SPEC, Spec, explore
 
 @lru_cache(maxsize=8192)
@@ -61,8 +62,9 @@ FITS32 = lambda x: z3.Extract(63, 32, x) == 0  # noqa: E731
 # ----------------------------------------------------------------------------------
 # Ghost-instrumented symbolic environment
 # ----------------------------------------------------------------------------------
-class GhostEnv:
-    """Environment of model/algorithm.py answering with fresh Z3 variables.
+class GhostEnv(SymbolicEnv):
+    """Environment of model/algorithm.py answering with fresh Z3 variables,
+    plus the ghost state the proofs need (SymbolicEnv records the rest).
 
     Ghost state (Z3 Bools): ``pending`` (the host forgot the guest and waits
     for START), ``all_locked`` (the host holds every page of b.pages locked),
@@ -72,11 +74,11 @@ class GhostEnv:
     """
 
     def __init__(self, ops, b, *, host: str = "any", alloc: str = "any", target=None, prefix: str = ""):
-        self.ops, self.b, self.host, self.alloc = ops, b, host, alloc
+        super().__init__(ops, hypervisor=True)
+        self.b, self.host, self.alloc = b, host, alloc
         self.T = target
         self.p = prefix
         self.n = 0
-        self.calls: list[tuple] = []
         self.claims: list[tuple[str, Any]] = []
         self.counts = {"lock": 0, "unlock": 0, "alloc": 0, "alloc_page": 0, "free": 0, "lost": 0, "backdoor": 0}
         self.np_base = B32(0)
@@ -163,33 +165,13 @@ class GhostEnv:
         self.claim("MEM-NO-FREE-LOCKED", z3.Or(self.none_locked, *known))
         self.calls.append(("free", pfn, self.pending))
 
-    # -- the rest of the kernel ----------------------------------------------------------
-    def cond_resched(self) -> None:
-        self.calls.append(("cond_resched",))
-
+    # -- the rest of the kernel: recorded as SymbolicEnv does, but totalram can be assumed to fit
     def si_meminfo(self):
         tr = self._fresh("totalram")
         if self.host == "benign":
             self.assume(FITS32(tr))
         self.calls.append(("si_meminfo", tr))
         return tr
-
-    def queue_delayed_work(self, delay: int) -> None:
-        self.calls.append(("queue_work", delay))
-
-    def cancel_delayed_work_sync(self) -> bool:
-        self.calls.append(("cancel_work",))
-        return True
-
-    def debugfs_create(self, mode: int, name: str) -> int:
-        self.calls.append(("debugfs_create",))
-        return 0
-
-    def debugfs_remove(self) -> None:
-        self.calls.append(("debugfs_remove",))
-
-    def printk(self, text: str) -> None:
-        self.calls.append(("printk", text))
 
 
 # ----------------------------------------------------------------------------------
