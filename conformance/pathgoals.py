@@ -120,9 +120,9 @@ class _RecZ3:
 
     def assume(self, c) -> None:
         """Add an invariant to the path condition (before any branch reads it):
-        explore's oracle checks every later branch under it, and it is part of
-        the returned Path.condition."""
-        self._inner.oracle.pc.append(c)
+        explore's oracle decides every later branch under it, and it is part
+        of the returned Path.condition."""
+        self._inner.oracle.assume(c)
 
     def decide(self, c, site) -> bool:
         r = self._inner.cond(c)
@@ -488,7 +488,7 @@ def explore_function(name: str) -> list[PathGoal]:
     out = []
     for outcomes, sites, p in raw:
         free = tuple(outcomes[:k] + (not outcomes[k],) in prefixes for k in range(len(outcomes)))
-        out.append(PathGoal(name, outcomes, sites, p.condition, tuple((c, o) for c, o in p.decisions), free))
+        out.append(PathGoal(name, outcomes, sites, p.condition, p.decisions, free))
     keys = [g.outcomes for g in out]
     assert len(keys) == len(set(keys)), f"{name}: two paths with the same outcomes"
     return out

@@ -2,10 +2,21 @@
 
 ``explore(fn)`` runs ``fn(ops)`` repeatedly with a path oracle behind
 ``ops.cond``: each run follows one feasible combination of branch outcomes,
-until every feasible path was run. It returns one ``Path`` per path: the
-path condition (a Z3 Bool) and whatever ``fn`` returned on that path. A prover
-then checks a property per path (``prove_all``) or merges the paths into one
-term (``merge``).
+until every feasible path was run (depth-first, the true side of a branch
+first, so the order is deterministic). It returns one ``Path`` per path: the
+path's literals and condition (a Z3 Bool) and whatever ``fn`` returned on that
+path. A prover then checks a property per path (``prove_all``, or
+model/proofs' obligations) or merges the paths into one term (``merge``).
+
+The oracle keeps one incremental solver per run: ``hyps`` (hypotheses of
+every path) are asserted first, each new branch costs one solver call (its
+true side is taken if feasible, and the other side is queued; a queued side is
+checked for feasibility when it is replayed). ``ops.oracle.assume(f)`` adds a
+hypothesis on the current path (an invariant of a symbolic state, an
+environment hypothesis on a fresh input): later branches are decided under it,
+it is one of the path's literals, and a path it makes infeasible is dropped.
+``ops_factory`` builds the ops of each run from the oracle (default
+``Z3Ops``; model/proofs injects a broken spec's ops through it).
 
 ``SymbolicEnv`` is an environment (see model/algorithm.py) whose every answer
 is a fresh Z3 variable named after the call (``alloc1.ok``, ``alloc1.pfn``,
@@ -25,6 +36,7 @@ Example: all paths of one inflate allocation attempt from an arbitrary state::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable
 
 import z3
@@ -32,55 +44,97 @@ import z3
 from .ops import Z3Ops
 
 
+class PathLimit(RuntimeError):
+    """``explore`` found more than ``max_paths`` feasible paths."""
+
+
+class Infeasible(Exception):
+    """The current run's path became unsatisfiable (raised by the oracle; the
+    run is abandoned and its path dropped)."""
+
+
 @dataclass
 class Path:
-    condition: Any  # z3 BoolRef: the conjunction of branch outcomes on this path
+    literals: list  # hyps, assumptions and branch outcomes along the path, in order
     result: Any
-    decisions: tuple  # (branch condition, outcome) in order
+    decisions: tuple  # (branch condition, outcome) of each oracle decision, in order
+
+    @cached_property
+    def condition(self):
+        """The path condition: the conjunction of the literals (a Z3 Bool)."""
+        return z3.And(*self.literals) if self.literals else z3.BoolVal(True)
 
 
 class _Oracle:
-    def __init__(self, prefix: list[tuple[bool, bool]]) -> None:
-        self.prefix = prefix
-        self.trace: list[tuple[Any, bool, bool]] = []  # (cond, choice, other feasible)
-        self.pc: list = []
+    """Decides the symbolic branches of one run: replays a decision prefix,
+    then takes the first feasible side of each new branch and records whether
+    the other side is still to be explored (checked when it is replayed)."""
 
-    def _sat(self, extra) -> bool:
-        s = z3.Solver()
-        s.add(*self.pc, extra)
-        return s.check() != z3.unsat
+    def __init__(self, solver: z3.Solver, prefix: list[bool], literals: list) -> None:
+        self.solver = solver
+        self.prefix = prefix
+        self.literals = literals  # starts with the hyps (asserted in solver)
+        self.decisions: list[tuple[Any, bool]] = []
+        self.alternatives: list[int] = []  # new decisions whose other side is to be explored
+
+    def assume(self, f) -> None:
+        """Add a hypothesis on the current path; checked by the next decision
+        or at the end of the run."""
+        if z3.is_false(f):
+            raise Infeasible
+        self.literals.append(f)
+        self.solver.add(f)
 
     def decide(self, c) -> bool:
-        i = len(self.trace)
-        if i < len(self.prefix):
-            choice, other = self.prefix[i]
+        n, s = len(self.decisions), self.solver
+        if n < len(self.prefix):
+            d = self.prefix[n]
+            lit = c if d else z3.Not(c)
+            s.add(lit)
+            if n == len(self.prefix) - 1 and s.check() == z3.unsat:  # the flipped side
+                raise Infeasible
         else:
-            t, f = self._sat(c), self._sat(z3.Not(c))
-            choice, other = (True, f) if t else (False, False)
-        self.trace.append((c, choice, other))
-        self.pc.append(c if choice else z3.Not(c))
-        return choice
+            s.push()
+            s.add(c)
+            d = s.check() != z3.unsat
+            s.pop()
+            if d:
+                self.alternatives.append(n)
+            lit = c if d else z3.Not(c)
+            s.add(lit)
+        self.literals.append(lit)
+        self.decisions.append((c, d))
+        return d
 
 
-def explore(fn: Callable[[Z3Ops], Any], *, max_paths: int = 10_000) -> list[Path]:
-    """Every feasible path of ``fn(ops)`` (fn must build fresh inputs each call
-    and have no effect outside the objects it creates)."""
+def explore(fn: Callable[[Any], Any], hyps: list = (), *, max_paths: int = 10_000,
+            ops_factory: Callable[[Any], Any] = Z3Ops) -> list[Path]:
+    """Every feasible path of ``fn(ops)`` under ``hyps``, depth-first, true
+    side first. ``fn`` must build its symbolic inputs with the ops it is given
+    (each re-execution gets fresh terms of the same names, which are the same
+    Z3 constants) and have no effect outside the objects it creates. Raises
+    ``PathLimit`` past ``max_paths`` paths."""
+    hyps = list(hyps)
     paths: list[Path] = []
-    prefix: list[tuple[bool, bool]] = []  # (choice, other outcome still to explore)
-    while True:
-        oracle = _Oracle(prefix)
-        result = fn(Z3Ops(oracle))
-        paths.append(Path(z3.And(*oracle.pc) if oracle.pc else z3.BoolVal(True), result,
-                          tuple((c, ch) for c, ch, _ in oracle.trace)))
-        if len(paths) >= max_paths:
-            raise RuntimeError(f"more than {max_paths} paths")
-        # backtrack to the deepest decision whose other outcome is feasible and unexplored
-        j = len(oracle.trace) - 1
-        while j >= 0 and not oracle.trace[j][2]:
-            j -= 1
-        if j < 0:
-            return paths
-        prefix = [(ch, other) for _, ch, other in oracle.trace[:j]] + [(not oracle.trace[j][1], False)]
+    pending: list[list[bool]] = [[]]
+    while pending:
+        prefix = pending.pop()
+        s = z3.Solver()
+        s.add(*hyps)
+        oracle = _Oracle(s, prefix, list(hyps))
+        try:
+            result = fn(ops_factory(oracle))
+            feasible = s.check() != z3.unsat  # an assumption may have emptied the path
+        except Infeasible:
+            feasible = False
+        if feasible:
+            paths.append(Path(oracle.literals, result, tuple(oracle.decisions)))
+            if len(paths) > max_paths:
+                raise PathLimit(f"more than {max_paths} paths")
+        outcomes = [d for _, d in oracle.decisions]
+        for n in oracle.alternatives:  # the deepest is explored next
+            pending.append(outcomes[:n] + [not outcomes[n]])
+    return paths
 
 
 def merge(paths: list[Path], value: Callable[[Any], Any]):

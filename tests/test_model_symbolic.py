@@ -136,3 +136,35 @@ def test_merge_matches_concrete_on_random_states():
         lv = InflateLoop(10, 16384, 0, 0, 0, False)
         A.inflate_attempt(CONCRETE, b, lv, Env())
         assert got.as_long() == b.size
+
+
+def test_explore_hyps_assume_and_path_limit():
+    import pytest
+
+    from balloonspec.model.symbolic import PathLimit
+
+    x = z3.BitVec("x", 32)
+
+    def three_way(ops):
+        xv = ops.var32("x")
+        ops.oracle.assume(z3.ULT(xv, 10))
+        if ops.cond(z3.ULT(xv, 3)):
+            return "low"
+        if ops.cond(z3.ULT(xv, 20)):  # always true under the assumption: one feasible side
+            return "mid"
+        return "high"
+
+    paths = explore(three_way)
+    assert [p.result for p in paths] == ["low", "mid"]  # depth-first, true side first
+    assert [[o for _, o in p.decisions] for p in paths] == [[True], [False, True]]
+    for p in paths:  # the assumption is part of every path's condition
+        s = z3.Solver()
+        s.add(p.condition, z3.UGE(x, 10))
+        assert s.check() == z3.unsat
+    # hypotheses of every path: x >= 3 leaves only "mid"
+    (only,) = explore(three_way, [z3.UGE(x, 3)])
+    assert only.result == "mid" and only.literals[0].eq(z3.UGE(x, 3))
+    # an assumption that empties the path drops it
+    assert explore(three_way, [z3.UGE(x, 10)]) == []
+    with pytest.raises(PathLimit):
+        explore(three_way, max_paths=1)

@@ -5,7 +5,8 @@
 * harness.py: symbolic runs of model/algorithm.py (loops by loop invariants
   over one call of the model's step function, the work cycle by inductive
   invariants), with a ghost-instrumented symbolic environment.
-* framework.py: path exploration, validity checks, the injectable `Spec`.
+* framework.py: validity checks, obligations, the injectable `Spec` (paths
+  are explored by model/symbolic.py's `explore`).
 * witnesses.py: each finding as a replayable Scenario, with predicates that
   recognise the violation in a trace (predicted or observed).
 * run.py: `run_catalogue()` and the CLI's table and exit code.

@@ -89,7 +89,7 @@ def _lemma_inflate_loop(ob: Obligations, spec: Spec, alloc="any", host="any") ->
         inv = H.inflate_inv(e, b, lv, g, pend, pend, AL, AL, NL, NL)
         if host == "benign" and alloc == "benign":
             inv = z3.And(inv, H.benign_inflate_inv(b, lv, g))
-        if not ob.valid("inflate loop invariant holds at inflate_begin", inv, p.cond):
+        if not ob.valid("inflate loop invariant holds at inflate_begin", inv, p.literals):
             return
     for p in H.inflate_step_paths(spec, alloc=alloc, host=host):
         r = p.result
@@ -104,18 +104,18 @@ def _lemma_inflate_loop(ob: Obligations, spec: Spec, alloc="any", host="any") ->
             inv = z3.And(inv, H.benign_inflate_inv(b, lv, g2))
         # the ghost range on `lost` is a modelling bound, not a property: keep it
         hyp = [z3.ULE(g.lost, B64((1 << 40) - 1))]
-        if not ob.valid("inflate_attempt preserves the loop invariant", inv, p.cond + hyp):
+        if not ob.valid("inflate_attempt preserves the loop invariant", inv, p.literals + hyp):
             return
     for p in H.inflate_step_paths(spec, alloc=alloc, host=host):
         # PAGES-PFN-32: a page enters the balloon list only with a PFN < 2^32
         # (the deflate and pop summaries rely on it)
         if not ob.valid("pages entering the balloon list have 32-bit PFNs",
-                        z3.And(*[FITS32(pfn) for pfn in p.result["b"].pages]), p.cond):
+                        z3.And(*[FITS32(pfn) for pfn in p.result["b"].pages]), p.literals):
             return
         # with an allocator of 32-bit PFNs no page is ever lost (lost == 0 stays
         # invariant; CYCLE-ALLOC-BOUND-LOW-PFN relies on it)
         if alloc in ("low", "benign") and not ob.valid("no page is lost when PFNs fit 32 bits",
-                                                       z3.BoolVal(p.result["n_lost"] == 0), p.cond):
+                                                       z3.BoolVal(p.result["n_lost"] == 0), p.literals):
             return
     ob.done[:] = [d for d in ob.done if "inflate" not in d or "path" in d] + [
         "LEMMA inflate loop invariant: init + preservation over inflate_attempt"]
@@ -141,7 +141,7 @@ def _lemma_deflate_loop(ob: Obligations, spec: Spec) -> None:
                      z3.BoolVal([c[1] for c in env.calls if c[0] == "free"] == [] or
                                 (len([c for c in env.calls if c[0] == "free"]) == 1 and
                                  z3.eq([c[1] for c in env.calls if c[0] == "free"][0], z3.BitVec("d.head", 64)))))
-        if not ob.valid("deflate_release preserves the deflate loop invariant", inv, p.cond):
+        if not ob.valid("deflate_release preserves the deflate loop invariant", inv, p.literals):
             return
     ob.done.append("LEMMA deflate loop invariant: preservation over deflate_release")
 
@@ -155,7 +155,7 @@ def _lemma_pop_loop(ob: Obligations, spec: Spec) -> None:
         frees = [c[1] for c in r["env"].calls if c[0] == "free"]
         inv = z3.And(b.size == r["n"] - 1, z3.BoolVal(len(b.pages) == 0), b.stats.free == r["free0"] + 1,
                      z3.BoolVal(len(frees) == 1 and z3.eq(frees[0], z3.BitVec("pop.head", 64))))
-        if not ob.valid("pop_one: size and the list shrink by one, one free", inv, p.cond):
+        if not ob.valid("pop_one: size and the list shrink by one, one free", inv, p.literals):
             return
     ob.done.append("LEMMA pop loop invariant: size - pages constant, one free per pop_one")
 
@@ -168,7 +168,7 @@ def _init_obligation(ob: Obligations, spec: Spec, claim: Callable, name: str, ho
         if r["rc"] != 0:
             continue
         env = r["env"]
-        if not ob.valid(f"Init ⇒ {name}", claim(r["b"], env), p.cond):
+        if not ob.valid(f"Init ⇒ {name}", claim(r["b"], env), p.literals):
             return
 
 
@@ -186,7 +186,7 @@ def _cycle_inv_holds(spec: Spec, host: str, alloc: str, n: int, p) -> bool:
         b, env = r["b"], r["env"]
         claim = z3.And(H.rate_bounds(b), b.n_refused_pages == 0, z3.BoolVal(len(b.refused_pages) == 0),
                        b.size == env.npages())
-        _COMBINED[key] = bool(valid(claim, p.cond).ok)
+        _COMBINED[key] = bool(valid(claim, p.literals).ok)
     return _COMBINED[key]
 
 
@@ -200,7 +200,7 @@ def _cycle_obligation(ob: Obligations, spec: Spec, claim: Callable, name: str, h
         if implied_by_cycle_inv and not fixed_target and _cycle_inv_holds(spec, host, alloc, n, p):
             ob.done.append(f"Inv ∧ work ⇒ {name} [path {n + 1}]")
             continue
-        hyps = p.cond + (extra_hyps(r) if extra_hyps else [])
+        hyps = p.literals + (extra_hyps(r) if extra_hyps else [])
         if not ob.valid(f"Inv ∧ work ⇒ {name} [path {n + 1}]", claim(r), hyps):
             return
     ob.done[:] = [d for d in ob.done if not d.startswith(f"Inv ∧ work ⇒ {name} [path")] + [
@@ -255,7 +255,7 @@ def _exit_obligation(ob: Obligations, spec: Spec, name: str, claim: Callable, al
     paths = _inflate_exit_paths(spec, alloc, host)
     for n, p in enumerate(paths):
         r = p.result
-        h = p.cond + (hyps(r) if hyps else [])
+        h = p.literals + (hyps(r) if hyps else [])
         if not ob.valid(f"{name} at the inflate loop's exit [path {n + 1}]", claim(r), h):
             return
     ob.done[:] = [d for d in ob.done if not d.startswith(f"{name} at the inflate loop's exit [path")] + [
@@ -342,7 +342,7 @@ def check_refused(spec: Spec) -> Outcome:
         nref = r["nref_step"]
         claim = z3.And(z3.ULE(nref, B32(C.MAX_REFUSED)),
                        nref == r["pre"]["nref"] + r["n_refused_list"])
-        if not ob.valid("n_refused_pages <= MAX_REFUSED after an attempt", claim, p.cond):
+        if not ob.valid("n_refused_pages <= MAX_REFUSED after an attempt", claim, p.literals):
             break
     return ob.outcome()
 
@@ -365,7 +365,7 @@ def check_refused_empty(spec: Spec) -> Outcome:
         ok = (len(frees) == r["L"] and all(z3.eq(a, b) for a, b in zip(frees, reversed(r["pfns"]))))
         claim = z3.And(z3.BoolVal(ok), r["b"].n_refused_pages == 0, z3.BoolVal(len(r["b"].refused_pages) == 0))
         if not ob.valid(f"release_refused_pages on {r['L']} refused pages frees each once, empties the list", claim,
-                        p.cond):
+                        p.literals):
             return ob.outcome()
     ob.done[:] = [d for d in ob.done if "release_refused" not in d] + [
         "release_refused_pages on refused lists of length 0..16: each page freed once, list empty, count 0"]
@@ -403,7 +403,7 @@ def check_lock_bound(spec: Spec) -> Outcome:
     out = ob.outcome()
     if out.status == "proved":
         paths = _inflate_exit_paths(spec)
-        attained = any(satisfiable(_locks_total(p.result) == B64(LOCK_BOUND), p.cond).ok for p in paths)
+        attained = any(satisfiable(_locks_total(p.result) == B64(LOCK_BOUND), p.literals).ok for p in paths)
         out.detail = f"bound {LOCK_BOUND} is {'attained' if attained else 'NOT attained (not tight)'}"
     return out
 
@@ -498,7 +498,7 @@ def check_unlock_bound(spec: Spec) -> Outcome:
         unlocks = r["di"] + r["env"].counts["unlock"]
         if not ob.valid("UNLOCKs <= goal <= rate_free at the deflate walk's exit",
                         z3.And(z3.ULE(unlocks, r["dl"].goal), z3.ULE(r["dl"].goal, r["rf0"]),
-                               z3.ULE(r["rf0"], B32(C.RATE_FREE_MAX))), p.cond):
+                               z3.ULE(r["rf0"], B32(C.RATE_FREE_MAX))), p.literals):
             break
     _cycle_obligation(ob, spec, lambda r: z3.BoolVal(
         r["env"].counts["unlock"] == (r["record"].get("deflate", {}).get("counts1", {}).get("unlock", 0)
@@ -525,7 +525,7 @@ def check_stats_lock(spec: Spec) -> Outcome:
         d_lock = r["env"].counts["lock"]
         # stats.lock of the symbolic balloon is "b.stats.lock"; after one attempt
         claim = r["b"].stats.lock == z3.BitVec("b.stats.lock", 32) + d_lock
-        if not ob.valid("stats.lock += LOCK calls in one inflate_attempt", claim, p.cond):
+        if not ob.valid("stats.lock += LOCK calls in one inflate_attempt", claim, p.literals):
             break
     if ob.failed is None:
         ob.done.append(f"with CYCLE-LOCK-BOUND: <= {LOCK_BOUND} per cycle")
@@ -629,7 +629,7 @@ def _mem(spec: Spec, alloc: str) -> Outcome:
         placed = r["n_pages"] + refused + frees_now + r["n_lost"]
         lost_ok = r["n_lost"] == 0
         claim = z3.And(z3.If(got, B32(1), B32(0)) == B32(placed), z3.BoolVal(lost_ok))
-        if not ob.valid("each page alloc_page returns is listed once or freed (none lost)", claim, p.cond):
+        if not ob.valid("each page alloc_page returns is listed once or freed (none lost)", claim, p.literals):
             return ob.outcome()
     ob.done[:] = [d for d in ob.done if "alloc_page returns" not in d] + [
         f"each page alloc_page returns is listed once or freed (inflate_attempt, allocator {alloc})"]
@@ -652,7 +652,7 @@ def check_exit_releases(spec: Spec) -> Outcome:
         r = p.result
         b, env = r["b"], r["env"]
         if not ob.valid("exit empties the balloon",
-                        z3.And(env.npages() == 0, b.size == 0, z3.BoolVal(len(b.refused_pages) == 0)), p.cond):
+                        z3.And(env.npages() == 0, b.size == 0, z3.BoolVal(len(b.refused_pages) == 0)), p.literals):
             break
     return ob.outcome()
 
@@ -668,7 +668,7 @@ def _claims(ob: Obligations, paths, names: tuple[str, ...], label: str, hyps: Ca
         cl = [f for nm, f in r["env"].claims if nm in names]
         if not cl:
             continue
-        h = p.cond + (hyps(r) if hyps else [])
+        h = p.literals + (hyps(r) if hyps else [])
         if not ob.valid(f"{label} [path {n + 1}]", z3.And(*cl), h):
             return
     ob.done[:] = [d for d in ob.done if not d.startswith(f"{label} [path")] + [f"{label} ({len(paths)} paths)"]
@@ -963,7 +963,7 @@ def check_deflate_refusal(spec: Spec) -> Outcome:
         st = unl[0][3]
         # refused (not a reset): the walk must go on to another page
         claim = z3.Implies(z3.And(st != 0, st != C.ERROR_RESET), z3.BoolVal(not r["done"]))
-        if not ob.valid(f"a refused UNLOCK does not end the walk [path {n + 1}]", claim, p.cond):
+        if not ob.valid(f"a refused UNLOCK does not end the walk [path {n + 1}]", claim, p.literals):
             break
     return _confirm_witness(ob.outcome(), "wit-unlock-head-blocks")
 
@@ -990,7 +990,7 @@ def check_big_guest(spec: Spec) -> Outcome:
         hyps = ([c[3] == 0 for c in env.calls if c[0] == "backdoor"] + [z3.Not(r["pre"].reset_required)]
                 + [z3.And(c[2], FITS32(c[3])) for c in env.calls if c[0] == "alloc"])
         claim = z3.BoolVal(len(gts) == 1)  # the cycle asks the host for the target
-        if not ob.valid(f"a benign cycle asks for the target [path {n + 1}]", claim, p.cond + hyps):
+        if not ob.valid(f"a benign cycle asks for the target [path {n + 1}]", claim, p.literals + hyps):
             break
     return _confirm_witness(ob.outcome(), "wit-totalram-4g")
 
@@ -1014,7 +1014,7 @@ def check_rate_no_raise(spec: Spec) -> Outcome:
         r = p.result
         failed = z3.Or(r["lv"].can_sleep, *[z3.Not(c[2]) for c in r["env"].calls if c[0] == "alloc"])
         claim = z3.Implies(failed, z3.ULE(r["b"].rate_alloc, r["e"].ra0))
-        if not ob.valid(f"no rate_alloc increase after a failed allocation [exit path {n + 1}]", claim, p.cond):
+        if not ob.valid(f"no rate_alloc increase after a failed allocation [exit path {n + 1}]", claim, p.literals):
             break
     return _confirm_witness(ob.outcome(), "wit-rate-up-after-failure")
 
@@ -1032,7 +1032,7 @@ def check_debugfs(spec: Spec) -> Outcome:
     ob = Obligations()
     for n, p in enumerate(H.cycle_paths(spec)):
         r = p.result
-        if not ob.valid(f"target' < 2^31 [path {n + 1}]", z3.ULT(r["b"].target, B32(1 << 31)), p.cond):
+        if not ob.valid(f"target' < 2^31 [path {n + 1}]", z3.ULT(r["b"].target, B32(1 << 31)), p.literals):
             break
     out = ob.outcome()
     if out.status == "violated":
@@ -1043,7 +1043,7 @@ def check_debugfs(spec: Spec) -> Outcome:
         target = 1 << 31
         for p in H.cycle_paths(spec):
             s = z3.Solver()
-            s.add(*p.cond, z3.UGE(p.result["b"].target, B32(1 << 31)))
+            s.add(*p.literals, z3.UGE(p.result["b"].target, B32(1 << 31)))
             if s.check() == z3.sat:
                 target = s.model().eval(p.result["b"].target, model_completion=True).as_long()
                 break

@@ -1,12 +1,11 @@
-"""The prover's machinery: the spec under proof, path exploration, validity checks.
+"""The prover's machinery: the spec under proof, validity checks, outcomes.
 
 A proof runs the model's own functions (model/algorithm.py) over `Z3Ops`
 (model/ops.py). A branch on a symbolic condition is decided by a path oracle:
-`explore` re-executes the function once per feasible path (depth-first over
-the branch decisions, each new decision checked for feasibility under the
-hypotheses), and returns each path's condition with the function's result.
-A claim is then checked path by path: hyps ∧ path ∧ ¬claim unsat, else the
-solver's model is the counterexample.
+`explore` (model/symbolic.py, the model's one path explorer)
+re-executes the function once per feasible path and returns each path's
+literals with the function's result. A claim is then checked path by path:
+hyps ∧ path ∧ ¬claim unsat, else the solver's model is the counterexample.
 
 `Spec` is the specification under proof. By default it is the model as
 installed; a test builds a broken one (`Spec(constants={...})` changes a
@@ -25,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import z3
+
+from ..symbolic import Path
 
 STATUSES = ("proved", "bounded", "violated", "unknown", "error")
 
@@ -82,101 +83,6 @@ class Spec:
 
 
 DEFAULT_SPEC = Spec()
-
-
-# -- path exploration ------------------------------------------------------------------------
-
-
-class PathLimit(Exception):
-    pass
-
-
-class Infeasible(Exception):
-    """Raised by `assume` when the path's condition became unsatisfiable."""
-
-
-class _Oracle:
-    """Decides symbolic branches: replays a decision prefix, then takes the
-    first feasible side of each new branch and records whether the other side
-    is feasible too (a pending path)."""
-
-    def __init__(self, solver: z3.Solver, prefix: list[bool]):
-        self.solver = solver
-        self.prefix = prefix
-        self.conds: list = []
-        self.decisions: list[bool] = []
-        self.alternatives: list[int] = []  # indexes where the other side is feasible
-
-    def assume(self, f) -> None:
-        """Add a hypothesis on the current path (havoc + assume of a loop
-        invariant, an environment hypothesis on a fresh input)."""
-        if z3.is_false(f):
-            raise Infeasible
-        self.conds.append(f)
-        self.solver.add(f)  # checked by the next decision or at the end of the run
-
-    def decide(self, c) -> bool:
-        """One solver call per new decision: take `c` if feasible (and queue
-        the other side, whose feasibility is checked when it is replayed),
-        else `not c` (feasible, since the path so far is)."""
-        n = len(self.decisions)
-        s = self.solver
-        if n < len(self.prefix):
-            d = self.prefix[n]
-            lit = c if d else z3.Not(c)
-            if n == len(self.prefix) - 1:  # the flipped decision: is it feasible?
-                s.add(lit)
-                if s.check() == z3.unsat:
-                    raise Infeasible
-        else:
-            s.push()
-            s.add(c)
-            t = s.check() != z3.unsat
-            s.pop()
-            d = t
-            if t:
-                self.alternatives.append(n)
-            lit = c if d else z3.Not(c)
-        self.conds.append(lit)
-        self.decisions.append(d)
-        if not (n < len(self.prefix) and n == len(self.prefix) - 1):
-            s.add(lit)
-        return d
-
-
-@dataclass
-class Path:
-    cond: list  # literals along the path
-    result: Any
-    decisions: list[bool]
-
-
-def explore(run: Callable[[Any], Any], hyps: list, max_paths: int = 5000, ops_factory=None) -> list[Path]:
-    """Every feasible path of `run(ops)` under `hyps`. `run` builds its own
-    symbolic inputs with the ops it is given (so each re-execution gets fresh
-    terms of the same names, which are the same Z3 constants)."""
-    if ops_factory is None:
-        from balloonspec.model.ops import Z3Ops as ops_factory  # noqa: N813
-    paths: list[Path] = []
-    pending: list[list[bool]] = [[]]
-    while pending:
-        prefix = pending.pop()
-        s = z3.Solver()
-        s.add(*hyps)
-        oracle = _Oracle(s, prefix)
-        try:
-            result = run(ops_factory(oracle))
-            if s.check() == z3.unsat:  # an assumption made the path infeasible
-                result = None
-        except Infeasible:
-            result = None
-        if result is not None:
-            paths.append(Path(oracle.conds, result, oracle.decisions))
-        if len(paths) > max_paths:
-            raise PathLimit(f"more than {max_paths} paths")
-        for n in oracle.alternatives:
-            pending.append(oracle.decisions[:n] + [not oracle.decisions[n]])
-    return paths
 
 
 # -- validity --------------------------------------------------------------------------------
@@ -281,7 +187,7 @@ class Obligations:
     def on_paths(self, name: str, paths: list[Path], claim_of: Callable[[Any], Any], hyps: list) -> bool:
         """claim_of(result) must hold on every path (under hyps and the path's condition)."""
         for n, p in enumerate(paths):
-            if not self.valid(f"{name} [path {n + 1}/{len(paths)}]", claim_of(p.result), hyps + p.cond):
+            if not self.valid(f"{name} [path {n + 1}/{len(paths)}]", claim_of(p.result), hyps + p.literals):
                 return False
         # report one line per obligation, not per path
         self.done = [d for d in self.done if not d.startswith(f"{name} [path")] + [f"{name} ({len(paths)} paths)"]

@@ -43,8 +43,8 @@ from typing import Any
 import z3
 
 from .cref import C
-from ..symbolic import SymbolicEnv
-from .framework import DEFAULT_SPEC, Spec, explore
+from ..symbolic import Path, SymbolicEnv, explore
+from .framework import DEFAULT_SPEC, Spec
 
 @lru_cache(maxsize=8192)
 def B32(v: int):
@@ -437,9 +437,7 @@ def consistent_hyps(env: GhostEnv) -> list:
 def _consistent(paths, extra=None):
     """Paths of the consistent host, derived from the arbitrary host's paths
     (same runs; a path the policy makes infeasible becomes vacuous)."""
-    from .framework import Path
-
-    return [Path(p.cond + consistent_hyps(p.result["env"]) + (extra(p.result) if extra else []), p.result, p.decisions)
+    return [Path(p.literals + consistent_hyps(p.result["env"]) + (extra(p.result) if extra else []), p.result, p.decisions)
             for p in paths]
 
 
@@ -475,7 +473,7 @@ def cycle_paths(spec: Spec = DEFAULT_SPEC, host: str = "any", alloc: str = "any"
             return dict(st=st, pre=pre, b=st.b, env=env, record=record, T=T)
 
         with spec.active():
-            return explore(run, [])
+            return explore(run)
 
     return cached(("cycle", spec.key, host, alloc, fixed_target), compute)
 
@@ -515,7 +513,7 @@ def inflate_step_paths(spec: Spec = DEFAULT_SPEC, alloc: str = "any", host: str 
             return out
 
         with spec.active():
-            return explore(run, [])
+            return explore(run)
 
     return cached(("inflate", spec.key, alloc, host), compute)
 
@@ -538,7 +536,7 @@ def inflate_init_paths(spec: Spec = DEFAULT_SPEC):
             return dict(b=b, lv=lv, e=e, cont=A.inflate_continues(ops, lv))
 
         with spec.active():
-            return explore(run, [])
+            return explore(run)
 
     return cached(("inflate-init", spec.key), compute)
 
@@ -577,7 +575,7 @@ def deflate_step_paths(spec: Spec = DEFAULT_SPEC, host: str = "any"):
             return out
 
         with spec.active():
-            return explore(run, [])
+            return explore(run)
 
     return cached(("deflate", spec.key, host), compute)
 
@@ -604,7 +602,7 @@ def pop_step_paths(spec: Spec = DEFAULT_SPEC):
             return dict(b=b, env=env, n=n, free0=free0)
 
         with spec.active():
-            return explore(run, [])
+            return explore(run)
 
     return cached(("pop", spec.key), compute)
 
@@ -627,7 +625,7 @@ def exit_paths(spec: Spec = DEFAULT_SPEC, host: str = "any"):
             return dict(st=st, pre=pre, b=st.b, env=env, record=record)
 
         with spec.active():
-            return explore(run, [])
+            return explore(run)
 
     return cached(("exit", spec.key, host), compute)
 
@@ -645,7 +643,7 @@ def init_paths(spec: Spec = DEFAULT_SPEC, host: str = "any"):
             return dict(b=b, env=env, rc=rc)
 
         with spec.active():
-            return explore(run, [])
+            return explore(run)
 
     return cached(("init", spec.key, host), compute)
 
@@ -672,7 +670,7 @@ def release_refused_runs(spec: Spec = DEFAULT_SPEC, max_len: int = C.MAX_REFUSED
                     spec.module("algorithm").release_refused_pages(ops, b, env)
                     return dict(b=b, env=env, L=L, pfns=pfns)
 
-                out.extend(explore(run, []))
+                out.extend(explore(run))
         return out
 
     return cached(("release", spec.key, max_len), compute)
