@@ -491,7 +491,7 @@ def bench_kernel(module_ko=None, calls: int = BENCH_CALLS) -> dict:
                            f"{r.stats.get('errors', '')}\n{r.console_tail[-1500:]}")
     full = []
     for k in (1, 2, 3):
-        locks = [e for e in _step_events(r.events, k)
+        locks = [e for e in step_events(r.events, k)
                  if e[0] == EV_BACKDOOR and e[2] == 2]
         if len(locks) == 16385 and k in r.step_wall_s:
             full.append(r.step_wall_s[k])
@@ -506,7 +506,8 @@ def bench_kernel(module_ko=None, calls: int = BENCH_CALLS) -> dict:
     }
 
 
-def _step_events(events, index):
+def step_events(events, index):
+    """The events of step `index`, without its STEP event."""
     out, inside = [], False
     for e in events:
         if e[0] == EV_STEP:

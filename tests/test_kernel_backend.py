@@ -41,7 +41,7 @@ if _kernel_version() is None:
                 allow_module_level=True)
 
 from balloonspec.driver.kernel.build import build_module  # noqa: E402
-from balloonspec.driver.kernel_backend import run_scenarios_kernel  # noqa: E402
+from balloonspec.driver.kernel_backend import run_scenarios_kernel, step_events  # noqa: E402
 
 INFLATE_DEFLATE = """\
 # inflate to 20000 pages over two cycles, then deflate to 0 over two
@@ -78,17 +78,6 @@ step init
 step init
 step exit
 """
-
-
-def step_events(events, index):
-    """The events of step `index`, without its STEP event."""
-    out, inside = [], False
-    for e in events:
-        if e[0] == STEP:
-            inside = e[1] == index
-        elif inside:
-            out.append(e)
-    return out
 
 
 def calls(events, cmd=None):
