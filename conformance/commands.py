@@ -71,7 +71,8 @@ def conform(driver: Path, *, vectors_dir: Path, level: str, jobs: int, json_path
         return builds[v.debugfs]
 
     try:  # build once up front so that a compile error is one clear error, not one per vector
-        binary_for(vecs[0]) if vecs else None
+        if vecs:
+            binary_for(vecs[0])
     except BuildError as e:
         report.extra["build_error"] = str(e)
         report.write_json()
@@ -143,7 +144,7 @@ def cmd_vectors(args) -> int:
 
 def cmd_run(args) -> int:
     from balloonspec.driver.build import BuildError, build_driver
-    from balloonspec.driver.trace import describe
+    from balloonspec.driver.trace import format_event
     from balloonspec.driver.userspace import run_scenario
     from balloonspec.model.scenario import Scenario, ScenarioError
 
@@ -154,7 +155,7 @@ def cmd_run(args) -> int:
         return _err(str(e))
     run = run_scenario(binary, scenario.to_script(), scenario_id=scenario.id)
     for i, e in enumerate(run.events):
-        print(f"{i:6} {describe(e)}")
+        print(f"{i:6} {format_event(e)}")
     print(f"verdict: {run.verdict}")
     if run.verdict != "ok":
         print(run.stderr_tail, file=sys.stderr)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .kernel import setup as ksetup
+from .trace import Kind
 from .kernel.build import build_module, BuildError
 from .kernel.initramfs import build_initramfs
 from .kernel.qemu import Boot, qemu_command
@@ -37,10 +38,8 @@ BOOT_TIMEOUT_S = 120.0
 DEFAULT_MEM = "512M"         # guest RAM unless a scenario says `# kernel: mem=`
 U64 = (1 << 64) - 1
 
-STEP_KINDS = {"init": 1, "cycle": 2, "debugfs": 3, "exit": 4,
-              "set_target": 5, "host_reset": 6, "set_totalram": 7}
-EV_BACKDOOR, EV_DEBUGFS_READ, EV_INIT, EV_EXIT = 1, 9, 11, 12
-EV_WORK_RUN, EV_STEP = 14, 15
+EV_BACKDOOR, EV_DEBUGFS_READ, EV_INIT, EV_EXIT, EV_WORK_RUN, EV_STEP = (
+    int(k) for k in (Kind.BACKDOOR, Kind.DEBUGFS_READ, Kind.INIT, Kind.EXIT, Kind.WORK_RUN, Kind.STEP))
 EV_SCENARIO, EV_NOTE, EV_SITE, EV_END, EV_COMING, EV_RELIEF = \
     0x100, 0x101, 0x102, 0x103, 0x104, 0x105
 BS_MAGIC = 0x3170736E6F6F6C62

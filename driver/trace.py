@@ -28,8 +28,10 @@ class Kind(IntEnum):
 TEXT_FIELDS = {Kind.DEBUGFS_CREATE: (2,), Kind.DEBUGFS_READ: (1,), Kind.PRINTK: (1,)}
 
 COMMANDS = {0: "START", 1: "GET_TARGET", 2: "LOCK", 3: "UNLOCK", 4: "GUEST_ID"}
-STEP_KINDS = {1: "init", 2: "cycle", 3: "debugfs", 4: "exit", 5: "set_target",
-              6: "host_reset", 7: "set_totalram"}
+# Step kind -> the number the STEP event reports; STEP_NAMES is the reverse.
+STEP_KINDS = {"init": 1, "cycle": 2, "debugfs": 3, "exit": 4, "set_target": 5,
+              "host_reset": 6, "set_totalram": 7}
+STEP_NAMES = {v: k for k, v in STEP_KINDS.items()}
 
 FIELD_NAMES = {
     Kind.BACKDOOR: ("magic", "cmd", "arg", "port", "status", "result"),
@@ -74,4 +76,3 @@ def format_event(event: tuple) -> str:
     return " ".join([kind.name] + [f"{n}={_field(kind, n, v)}" for n, v in zip(names, event[1:])])
 
 
-describe = format_event  # the name the conformance commands use

@@ -17,6 +17,8 @@ backends provide it (specs/trace.md), recording the events the driver causes.
 """
 from __future__ import annotations
 
+from balloonspec.driver.trace import Kind
+
 from . import constants as C
 from .protocol import ScriptedHost
 from .scenario import Scenario
@@ -24,15 +26,9 @@ from .state import Kernel
 
 M64 = 0xFFFFFFFFFFFFFFFF
 
-# event kinds (specs/trace.md)
-BACKDOOR, ALLOC, FREE, COND_RESCHED, QUEUE_WORK, CANCEL_WORK, SI_MEMINFO = 1, 2, 3, 4, 5, 6, 7
-DEBUGFS_CREATE, DEBUGFS_READ, DEBUGFS_REMOVE, INIT, EXIT, PRINTK, WORK_RUN, STEP, ACCOUNT = (
-    8, 9, 10, 11, 12, 13, 14, 15, 16)
-EVENT_NAMES = {
-    1: "BACKDOOR", 2: "ALLOC", 3: "FREE", 4: "COND_RESCHED", 5: "QUEUE_WORK", 6: "CANCEL_WORK",
-    7: "SI_MEMINFO", 8: "DEBUGFS_CREATE", 9: "DEBUGFS_READ", 10: "DEBUGFS_REMOVE", 11: "INIT",
-    12: "EXIT", 13: "PRINTK", 14: "WORK_RUN", 15: "STEP", 16: "ACCOUNT",
-}
+# event kinds (specs/trace.md) as plain ints: the predictor's hot path appends tuples of them
+(BACKDOOR, ALLOC, FREE, COND_RESCHED, QUEUE_WORK, CANCEL_WORK, SI_MEMINFO, DEBUGFS_CREATE, DEBUGFS_READ,
+ DEBUGFS_REMOVE, INIT, EXIT, PRINTK, WORK_RUN, STEP, ACCOUNT) = (int(k) for k in Kind)
 FREE_OK, FREE_DOUBLE, FREE_FOREIGN = 0, 1, 2
 FREED = -1
 

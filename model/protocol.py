@@ -19,7 +19,8 @@ Two hosts are described here:
 * ``StrictHost``: the protocol's state machine as a real host enforces it
   (LOCK of a locked PPN -> ERROR_PPN_LOCKED, UNLOCK of an unlocked PPN ->
   ERROR_PPN_UNLOCKED, nothing but START before the protocol is started or
-  while a reset is pending). Protocol monitors replay observed traces on it.
+  while a reset is pending): the reference transitions of specs/protocol.md.
+  The guest's obligations are checked over traces by conformance/monitors.py.
 """
 from __future__ import annotations
 
@@ -121,7 +122,7 @@ class ScriptedHost:
 
 @dataclass
 class StrictHost:
-    """The protocol's state machine as a strict host enforces it (for monitors).
+    """The protocol's state machine as a strict host enforces it (specs/protocol.md).
 
     State: started, guest_id (announced type or None), locked PPNs, target,
     reset_pending. ``call(cmd, arg) -> (status, result)``:

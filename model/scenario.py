@@ -8,16 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
-# Step kinds, numbered as the STEP event reports them (specs/trace.md).
-STEP_KINDS = {
-    "init": 1,
-    "cycle": 2,
-    "debugfs": 3,
-    "exit": 4,
-    "set_target": 5,
-    "host_reset": 6,
-    "set_totalram": 7,
-}
+from balloonspec.driver.trace import STEP_KINDS  # numbered as the STEP event reports them
 STEPS_WITH_ARG = {"set_target", "set_totalram"}
 
 

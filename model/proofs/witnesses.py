@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from balloonspec.driver.trace import Kind
 from balloonspec.model.scenario import AllocRule, HostRule, Scenario, SysInfo, steps
 
 from .cref import C, cite
@@ -314,7 +315,9 @@ def all_scenarios() -> list[Scenario]:
 # model.predict or observed from a driver build; DEBUGFS_READ/PRINTK text as
 # str) and returns a sentence describing the violation it sees, or None.
 
-BACKDOOR, ALLOC, FREE, DEBUGFS_READ, PRINTK, WORK_RUN, STEP, ACCOUNT = 1, 2, 3, 9, 13, 14, 15, 16
+BACKDOOR, ALLOC, FREE, DEBUGFS_READ, PRINTK, WORK_RUN, STEP, ACCOUNT = (
+    int(k) for k in (Kind.BACKDOOR, Kind.ALLOC, Kind.FREE, Kind.DEBUGFS_READ, Kind.PRINTK, Kind.WORK_RUN,
+                     Kind.STEP, Kind.ACCOUNT))
 
 
 def by_step(events: list[tuple]) -> list[list[tuple]]:
@@ -336,30 +339,12 @@ def _debugfs_texts(events):
     return [e[1] for e in events if e[0] == DEBUGFS_READ]
 
 
-def lock_monitor(events: list[tuple]) -> list[str]:
-    """Freed-while-locked and LOCK/UNLOCK-while-reset-pending, in the host view
-    of conformance/monitors.py (RESET reply or successful START forgets locks)."""
-    locked: set[int] = set()
-    pending = False
-    out = []
-    for n, e in enumerate(events):
-        if e[0] == STEP and e[2] == 6:  # host_reset
-            pending, locked = True, set()
-        elif e[0] == BACKDOOR:
-            cmd, arg, status = e[2], e[3], e[5]
-            if cmd in (C.CMD_LOCK, C.CMD_UNLOCK) and pending:
-                out.append(f"event {n}: {'LOCK' if cmd == C.CMD_LOCK else 'UNLOCK'} of PPN {arg:#x} while a reset is pending")
-            if status == 0 and cmd == C.CMD_LOCK:
-                locked.add(arg)
-            elif status == 0 and cmd == C.CMD_UNLOCK:
-                locked.discard(arg)
-            elif status == 0 and cmd == C.CMD_START:
-                pending, locked = False, set()
-            if status == C.ERROR_RESET:
-                pending, locked = True, set()
-        elif e[0] == FREE and e[1] in locked:
-            out.append(f"event {n}: page {e[1]:#x} freed while the host holds it locked")
-    return out
+def _monitor(events: list[tuple], monitor: str) -> str | None:
+    """The first violation of a protocol monitor (conformance/monitors.py) in a trace."""
+    from balloonspec.conformance.monitors import check
+
+    found = [v for v in check(events) if v.monitor == monitor]
+    return f"event {found[0].index}: {found[0].message}" if found else None
 
 
 def _confirm_high_pfn_leak(events):
@@ -393,13 +378,11 @@ def _confirm_nosleep_plus_one(events):
 
 
 def _confirm_freed_locked(events):
-    bad = [m for m in lock_monitor(events) if "freed while" in m]
-    return bad[0] + f" ({len(bad)} such frees)" if bad else None
+    return _monitor(events, "MEM-NO-FREE-LOCKED")
 
 
 def _confirm_lock_pending(events):
-    bad = [m for m in lock_monitor(events) if "while a reset is pending" in m]
-    return bad[0] if bad else None
+    return _monitor(events, "PROTO-RESET-RESTART")
 
 
 def _confirm_unlock_head(events):
