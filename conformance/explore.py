@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from balloonspec.conformance import monitors
 from balloonspec.conformance.compare import first_divergence
 from balloonspec.conformance.vectors import Vector, write
-from balloonspec.driver.userspace import run_scenario
+from balloonspec.driver.userspace import Launch
 from balloonspec.model import constants as C
 from balloonspec.model.predict import predict
 from balloonspec.model.scenario import AllocRule, HostRule, Scenario, Step, SysInfo
@@ -66,8 +66,9 @@ def scenarios(draw, max_cycles: int = 12) -> Scenario:
 
 def problem_with(binary: Path, scenario: Scenario, level: str) -> str | None:
     """What is wrong with the driver on this scenario, or None."""
-    expected = predict(scenario).events
-    run = run_scenario(binary, scenario.to_script(), scenario_id=scenario.id)
+    launch = Launch(binary, scenario.to_script(), scenario_id=scenario.id)
+    expected = predict(scenario).events  # while the driver runs
+    run = launch.collect()
     if run.verdict != "ok":
         return f"driver run: {run.verdict}: {run.stderr_tail[-500:]}"
     if level == "full":
