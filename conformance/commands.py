@@ -189,13 +189,12 @@ def cmd_check(args) -> int:
     if cov:
         rows.append(("driver line coverage", f"{cov['line_pct']:.1f}%"))
         rows.append(("driver branch coverage", f"{cov['branch_pct']:.1f}%"))
+        rows.append(("uncovered decisions", f"{len(cov.get('uncovered_decisions', []))} "
+                                            f"(+{len(cov.get('unreachable_decisions', []))} unreachable, justified)"))
     width = max(len(r[0]) for r in rows)
     print(f"\nballoonspec check: {driver}")
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
-    if cov:
-        rows.append(("uncovered decisions", f"{len(cov.get('uncovered_decisions', []))} "
-                                            f"(+{len(cov.get('unreachable_decisions', []))} unreachable, justified)"))
     code = max(conform_code, exit_code(proofs))
     findings = [i for i in proofs["invariants"] if i["status"] == "violated"]
     if findings:
