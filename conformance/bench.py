@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 from balloonspec import SEED_DRIVER
-from balloonspec.conformance import monitors
+from balloonspec.model import monitors
 from balloonspec.conformance.compare import first_divergence
 from balloonspec.driver.build import build_driver
-from balloonspec.driver.trace import Kind
+from balloonspec.model.trace import Kind
 from balloonspec.driver.userspace import Launch, run_scenario
 from balloonspec.model.predict import predict
 from balloonspec.model import constants as C

@@ -144,7 +144,7 @@ def cmd_vectors(args) -> int:
 
 def cmd_run(args) -> int:
     from balloonspec.driver.build import BuildError, build_driver
-    from balloonspec.driver.trace import format_event
+    from balloonspec.model.trace import format_event
     from balloonspec.driver.userspace import run_scenario
     from balloonspec.model.scenario import Scenario, ScenarioError
 

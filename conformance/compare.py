@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from balloonspec.driver.trace import Kind, format_event as describe
+from balloonspec.model.trace import Kind, format_event as describe
 
 CONTEXT = 3  # events shown before the divergence
 

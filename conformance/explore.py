@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from balloonspec.conformance import monitors
+from balloonspec.model import monitors
 from balloonspec.conformance.compare import first_divergence
 from balloonspec.conformance.vectors import Vector, write
 from balloonspec.driver.userspace import Launch

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from balloonspec.conformance import monitors
+from balloonspec.model import monitors
 from balloonspec.conformance.goals import Goal, all_goals
 from balloonspec.conformance.vectors import Vector, load_dir, write
 from balloonspec.model.predict import predict

@@ -22,10 +22,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from balloonspec import SEED_DRIVER
-from balloonspec.conformance import monitors
+from balloonspec.model import monitors
 from balloonspec.conformance.compare import position
 from balloonspec.conformance.runner import VectorResult
-from balloonspec.driver.trace import Kind, format_event
+from balloonspec.model.trace import Kind, format_event
 from balloonspec.model import constants as C
 from balloonspec.model.predict import predict
 from balloonspec.model.scenario import AllocRule, SysInfo

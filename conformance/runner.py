@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from balloonspec.conformance import monitors
+from balloonspec.model import monitors
 from balloonspec.conformance.compare import first_divergence
 from balloonspec.conformance.vectors import Vector
 from balloonspec.driver.userspace import run_scenario

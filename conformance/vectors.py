@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from balloonspec.driver.trace import Kind
+from balloonspec.model.trace import Kind
 from balloonspec.model.scenario import Scenario, ScenarioError
 
 FORMAT = "balloonspec-vector/1"

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .kernel import setup as ksetup
-from .trace import Kind
+from balloonspec.model.trace import Kind
 from .kernel.build import build_module, BuildError
 from .kernel.initramfs import build_initramfs
 from .kernel.qemu import Boot, qemu_command

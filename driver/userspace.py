@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .trace import TEXT_FIELDS, Kind
+from balloonspec.model.trace import TEXT_FIELDS, Kind
 
 VERDICTS = ("ok", "crash", "hang", "sanitizer", "abort", "error")
 CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL}

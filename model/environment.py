@@ -17,7 +17,7 @@ backends provide it (specs/trace.md), recording the events the driver causes.
 """
 from __future__ import annotations
 
-from balloonspec.driver.trace import Kind
+from balloonspec.model.trace import Kind
 
 from . import constants as C
 from .protocol import ScriptedHost

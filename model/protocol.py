@@ -20,7 +20,7 @@ Two hosts are described here:
   (LOCK of a locked PPN -> ERROR_PPN_LOCKED, UNLOCK of an unlocked PPN ->
   ERROR_PPN_UNLOCKED, nothing but START before the protocol is started or
   while a reset is pending): the reference transitions of specs/protocol.md.
-  The guest's obligations are checked over traces by conformance/monitors.py.
+  The guest's obligations are checked over traces by model/monitors.py.
 """
 from __future__ import annotations
 

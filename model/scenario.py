@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from balloonspec.driver.trace import STEP_KINDS  # numbered as the STEP event reports them
+from balloonspec.model.trace import STEP_KINDS  # numbered as the STEP event reports them
 STEPS_WITH_ARG = {"set_target", "set_totalram"}
 
 

@@ -1,8 +1,8 @@
 """Each protocol monitor fires on a trace that breaks it, and stays quiet on a good one."""
 import pytest
 
-from balloonspec.conformance import monitors
-from balloonspec.driver.trace import Kind
+from balloonspec.model import monitors
+from balloonspec.model.trace import Kind
 from balloonspec.model import constants as C
 
 MAGIC, PORT = C.VMW_BALLOON_HV_MAGIC, C.VMW_BALLOON_HV_PORT
@@ -61,3 +61,10 @@ def test_monitor_fires(monitor):
 def test_a_restart_after_reset_allows_locking_again():
     trace = [call(START, 2), alloc(7), call(TARGET, 100, status=7), call(START, 2), call(LOCK, 7), ACCOUNT]
     assert monitors.check(trace, totalram=100) == []
+
+
+def test_a_step_event_prints_its_kind_by_name():
+    from balloonspec.model.trace import STEP_KINDS, format_event
+
+    line = format_event((int(Kind.STEP), 3, STEP_KINDS["cycle"], 0, 0, 0, 0))
+    assert "kind=cycle" in line, line

@@ -10,7 +10,7 @@ import pytest
 
 from balloonspec import SEED_DRIVER
 from balloonspec.driver import build, trace, userspace
-from balloonspec.driver.trace import Kind
+from balloonspec.model.trace import Kind
 
 START, GET_TARGET, LOCK, UNLOCK, GUEST_ID = range(5)
 MAGIC, PORT = 0x456C6D6F, 0x5670

@@ -6,7 +6,7 @@ import pytest
 from balloonspec.conformance import vectors as V
 from balloonspec.conformance.commands import SHIPPED_VECTORS
 from balloonspec.conformance.generate import shipped_set
-from balloonspec.driver.trace import Kind
+from balloonspec.model.trace import Kind
 from balloonspec.model.predict import predict
 from balloonspec.model.scenario import Scenario, steps
 

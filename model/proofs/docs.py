@@ -62,7 +62,7 @@ timed out in Z3).
 - Allocator **any**: NULL or any 64-bit PFN. **low**: PFNs < 2^32. **benign**: never fails, PFNs < 2^32.
 - Throughout: a correct allocator never returns a page the guest has not got back (so a fresh
   page is not held locked by the host), and the host's view of locks follows
-  conformance/monitors.py: LOCK/UNLOCK success lock/unlock a PPN, a RESET reply or a successful
+  model/monitors.py: LOCK/UNLOCK success lock/unlock a PPN, a RESET reply or a successful
   START forgets every lock.
 
 """

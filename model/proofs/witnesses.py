@@ -4,7 +4,7 @@ Every function returns a `Scenario` (model/scenario.py) whose replay on the
 seed shows one property violated; `WITNESSES` maps the scenario id to the
 function, the invariant(s) it violates, the explanation of what the driver
 does, and how the violation shows in the observed trace (the protocol monitor
-of conformance/monitors.py that flags it, or the events/debugfs text to look
+of model/monitors.py that flags it, or the events/debugfs text to look
 at). The numbers in the explanations are derived from the C (cited by line);
 tests/test_proofs.py replays each witness in the model's predictor and checks
 them; the lead replays them against the compiled seed.
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from balloonspec.driver.trace import Kind
+from balloonspec.model.trace import Kind
 from balloonspec.model.scenario import AllocRule, HostRule, Scenario, SysInfo, steps
 
 from .cref import C, cite
@@ -32,7 +32,7 @@ class Witness:
     violates: tuple[str, ...]  # invariant ids
     explanation: str  # what the driver does in this scenario, and why (C lines)
     shows_as: str  # how the violation shows in the observed trace
-    monitors: tuple[str, ...] = ()  # conformance/monitors.py ids that flag it
+    monitors: tuple[str, ...] = ()  # model/monitors.py ids that flag it
 
     def scenario(self) -> Scenario:
         return self.build()
@@ -340,8 +340,8 @@ def _debugfs_texts(events):
 
 
 def _monitor(events: list[tuple], monitor: str) -> str | None:
-    """The first violation of a protocol monitor (conformance/monitors.py) in a trace."""
-    from balloonspec.conformance.monitors import check
+    """The first violation of a protocol monitor (model/monitors.py) in a trace."""
+    from balloonspec.model.monitors import check
 
     found = [v for v in check(events) if v.monitor == monitor]
     return f"event {found[0].index}: {found[0].message}" if found else None

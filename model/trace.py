@@ -1,5 +1,7 @@
-"""Event kinds of the observed trace (specs/trace.md section 2) and a
-pretty-printer for events."""
+"""The observable-trace contract (specs/trace.md section 2): event kinds, the
+step kinds a STEP event reports, field names, and a pretty-printer. It belongs
+to the spec; the backends produce traces in this form and the conformance
+suite compares them."""
 from __future__ import annotations
 
 from enum import IntEnum
@@ -59,7 +61,7 @@ def _field(kind: Kind, name: str, v) -> str:
     if kind is Kind.BACKDOOR and name == "cmd":
         return COMMANDS.get(v, str(v))
     if kind is Kind.STEP and name == "kind":
-        return STEP_KINDS.get(v, str(v))
+        return STEP_NAMES.get(v, str(v))
     if kind is Kind.DEBUGFS_CREATE and name == "mode":
         return oct(v)
     if (kind, name) in HEX_FIELDS:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from balloonspec.driver.trace import Kind, format_event as describe
-from balloonspec.driver.trace import COMMANDS
+from balloonspec.model.trace import Kind, format_event as describe
+from balloonspec.model.trace import COMMANDS
 from balloonspec.model import constants as C
 
 STEP_HOST_RESET, STEP_SET_TOTALRAM = 6, 7
