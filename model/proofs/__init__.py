@@ -12,6 +12,6 @@
 * run.py: `run_catalogue()` and the CLI's table and exit code.
 * docs.py: specs/invariants.md (generated) and the staleness check.
 """
-from .run import exit_code, format_table, run_catalogue
+from .run import exit_code, format_table, run_catalogue  # noqa: E402
 
 __all__ = ["exit_code", "format_table", "run_catalogue"]
