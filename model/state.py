@@ -315,6 +315,10 @@ class DeflateLoop:
     def __init__(self, goal, i, returned) -> None:
         self.goal, self.i, self.returned = goal, i, returned
 
+    @classmethod
+    def symbolic(cls, ops, prefix: str = "dl.") -> "DeflateLoop":
+        return cls(ops.var32(prefix + "goal"), ops.var32(prefix + "i"), ops.var_bool(prefix + "returned"))
+
 
 class PopLoop:
     """The local of vmballoon_pop: count."""
@@ -324,3 +328,7 @@ class PopLoop:
 
     def __init__(self, count) -> None:
         self.count = count
+
+    @classmethod
+    def symbolic(cls, ops, prefix: str = "pl.") -> "PopLoop":
+        return cls(ops.var32(prefix + "count"))

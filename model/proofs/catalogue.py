@@ -358,7 +358,7 @@ def plan_refused() -> Plan:
         return z3.And(z3.ULE(b.n_refused_pages, B32(C.MAX_REFUSED)), b.refused_pages.n == b.n_refused_pages)
 
     own = ob("REFUSED-BOUND step", f"after every allocation attempt n_refused_pages <= {C.MAX_REFUSED} and the refused "
-             "list holds that many pages", "loop:inflate", on_end=at_step_end(claim))
+             "list holds that many pages", "loop:inflate", on_end=at_step_end(claim), required=False)
     return Plan([own] + core())
 
 @invariant(
@@ -383,7 +383,7 @@ def plan_refused_empty() -> Plan:
 
     own = ob("REFUSED-EMPTY release step", "each step of release_refused_pages frees the head of the refused list, "
              "once, and shortens the list by one (so every refused page is freed exactly once)",
-             "loop:release_refused", on_end=at_step_end(claim))
+             "loop:release_refused", on_end=at_step_end(claim), required=False)
     return inductive("refused", [own])
 
 # -------------------------------------------------------------------------------------
@@ -454,7 +454,7 @@ def plan_locked_exact() -> Plan:
 def plan_nosleep_rate() -> Plan:
     own = inflate_exit("CYCLE-NOSLEEP-RATE exit", f"at the inflate loop's exit: pages added <= {C.NOSLEEP_ALLOC_MAX}",
                        lambda e, a: z3.ULE(_added(e, a), B32(C.NOSLEEP_ALLOC_MAX)))
-    return Plan([own], _confirm("wit-nosleep-plus-one"))
+    return Plan([own] + core(), _confirm("wit-nosleep-plus-one"))
 
 def _allocs(d):
     return d["env"].ghost.n_alloc - d["g0"].n_alloc
@@ -472,7 +472,7 @@ def _allocs(d):
 def plan_alloc_bound() -> Plan:
     own = ob("CYCLE-ALLOC-BOUND", f"Inv ∧ work ⇒ alloc_page calls in the cycle <= {LOCK_BOUND}", "work",
              on_end=at_end(lambda d: z3.ULE(_allocs(d), B64(LOCK_BOUND))))
-    return Plan([own], _confirm("wit-high-pfn-unbounded"))
+    return Plan([own] + core(), _confirm("wit-high-pfn-unbounded"))
 
 @invariant(
     "CYCLE-ALLOC-BOUND-LOW-PFN", f"at most {LOCK_BOUND} allocations per cycle when PFNs fit 32 bits",
@@ -601,7 +601,7 @@ def _mem_step(alloc: str) -> Obligation:
     return ob(f"MEM step{' low' if low else ''}",
               "each page alloc_page returns in an inflate attempt is put on exactly one list or freed at once, and "
               "none is lost" + (" (allocator of 32-bit PFNs)" if low else ""), "loop:inflate",
-              policy=("alloc_low",) if low else (),
+              policy=("alloc_low",) if low else (), required=False,
               on_end=at_step_end(_conservation))
 
 @invariant(
@@ -615,7 +615,7 @@ def _mem_step(alloc: str) -> Obligation:
     exit recovers). MEM-CONSERVATION-LOW-PFN proves conservation when PFNs fit 32 bits.""",
 )
 def plan_mem() -> Plan:
-    return Plan([_mem_step("any")], _confirm("wit-high-pfn-leak"))
+    return Plan([_mem_step("any")] + core(), _confirm("wit-high-pfn-leak"))
 
 @invariant(
     "MEM-CONSERVATION-LOW-PFN", "conservation holds when PFNs fit 32 bits",
@@ -704,7 +704,7 @@ def _no_lock_pending(run, c):
 def plan_reset_restart() -> Plan:
     own = ob("PROTO-RESET-RESTART", "no LOCK/UNLOCK while the host waits for START (any host)", ALL,
              on_call=_no_lock_pending)
-    return Plan([own], _confirm("wit-reset-start-fails"))
+    return Plan([own] + core(), _confirm("wit-reset-start-fails"))
 
 @invariant(
     "PROTO-RESET-RESTART-CONSISTENT", "no LOCK/UNLOCK during a reset, with a consistent host",
@@ -777,7 +777,7 @@ def plan_no_free_locked() -> Plan:
 def plan_no_free_locked_exit() -> Plan:
     own = ob("MEM-NO-FREE-LOCKED-EXIT", "consistent host: module exit frees no page the host holds locked", "exit",
              policy=("consistent",), on_call=_free_unlocked)
-    return Plan([own], _confirm("wit-exit-start-fails"))
+    return Plan([own] + core(), _confirm("wit-exit-start-fails"))
 
 # -------------------------------------------------------------------------------------
 # progress
@@ -913,8 +913,8 @@ def plan_deflate_refusal() -> Plan:
         return z3.Implies(z3.And(st != 0, st != C.ERROR_RESET), z3.BoolVal(path.kind == "iteration"))
 
     own = ob("PROGRESS-DEFLATE-REFUSAL", "a refused UNLOCK does not end the deflate walk", "loop:deflate",
-             on_end=at_step_end(claim))
-    return Plan([own], _confirm("wit-unlock-head-blocks"))
+             on_end=at_step_end(claim), required=False)
+    return Plan([own] + core(), _confirm("wit-unlock-head-blocks"))
 
 @invariant(
     "PROGRESS-INFLATE-BIG-GUEST", "progress for any memory size",
@@ -939,7 +939,7 @@ def plan_big_guest() -> Plan:
     own = ob("PROGRESS-INFLATE-BIG-GUEST", "every reply succeeds, no reset required, allocations succeed: the cycle "
              "asks the host for the target", "work", on_end=at_end(claim), hyps=hyps,
              hyps_text="every backdoor reply SUCCESS, no reset required, allocations succeed with 32-bit PFNs")
-    return Plan([own], _confirm("wit-totalram-4g"))
+    return Plan([own] + core(), _confirm("wit-totalram-4g"))
 
 # -------------------------------------------------------------------------------------
 # rate rule and debugfs
@@ -970,7 +970,7 @@ def plan_rate_no_raise() -> Plan:
 
     own = ob("RATE-ALLOC-NO-RAISE-ON-FAILURE", "Inv ∧ work ⇒ no rate_alloc increase in a cycle with a failed "
              "allocation", "work", on_end=claim)
-    return Plan([own], _confirm("wit-rate-up-after-failure"))
+    return Plan([own] + core(), _confirm("wit-rate-up-after-failure"))
 
 @invariant(
     "DEBUGFS-UNSIGNED", "debugfs prints the unsigned fields as their values",
@@ -1005,7 +1005,7 @@ def plan_debugfs() -> Plan:
             out.detail += f"; with that target model.debugfs.show prints `{D.show(b).splitlines()[0].strip()}`"
         return _confirm("wit-debugfs-signed")(out, tallies)
 
-    return Plan([own], finish)
+    return Plan([own] + core(), finish)
 
 # -------------------------------------------------------------------------------------
 # loop invariants as their own entries

@@ -21,7 +21,7 @@ import z3
 
 from ..symbolic import LoopInvariant, Summarise
 from .cref import C
-from .cycle import B32, EMPTY, all_locked, flag
+from .cycle import B32, EMPTY, all_locked, between, flag
 
 
 def _ext(x):
@@ -30,13 +30,15 @@ def _ext(x):
 
 def inflate(c) -> z3.BoolRef:
     """At the head of each allocation attempt of vmballoon_inflate (the for
-    loop not yet over): entered below the target with goal = target - size0,
+    loop not yet over): entered below the target with goal = target - size0
+    and rate_alloc, slow cycles in their bounds,
     size == pages listed, i < goal, i <= rate, rate is what inflate_begin chose
     (rate_alloc once sleeping), pages added = i - alloc_can_sleep (the failed
     NOSLEEP attempt used up one i) on the list and in size, rate_alloc and
     reset_required unchanged, slow cycles set only by that failure, at most
     MAX_REFUSED - 1 refused pages (as many on the refused list), error 0 or
-    -ENOMEM after the switch, LOCKs = pages added + refused, stats.lock counts
+    -ENOMEM after the switch, allocations = i mod (YIELD_THRESHOLD + 1),
+    LOCKs = pages added + refused, stats.lock counts
     them, allocations = LOCKs + lost + the failed one (mod 2^32; exactly with
     32-bit PFNs), the host's reset state unchanged, every balloon page
     locked unless a reset is pending, no refused page locked; with a benign
@@ -51,8 +53,11 @@ def inflate(c) -> z3.BoolRef:
     lost = b.lost_pages.n - b0.lost_pages.n
     low, benign = flag(c.policy, "alloc_low"), z3.And(flag(c.policy, "host_benign"), flag(c.policy, "alloc_benign"))
     return z3.And(
-        # what inflate's entry gives (work inflates only below the target)
+        # what inflate's entry gives (work inflates only below the target; the
+        # cycle invariant bounds the rates)
         z3.ULT(b0.size, b0.target),
+        between(b0.rate_alloc, C.RATE_ALLOC_MIN, C.RATE_ALLOC_MAX),
+        z3.ULE(b0.slow_allocation_cycles, B32(C.SLOW_CYCLES)),
         lv0.goal == b0.target - b0.size,
         lv.goal == lv0.goal,
         b.target == b0.target,
@@ -70,7 +75,8 @@ def inflate(c) -> z3.BoolRef:
         z3.ULE(b.n_refused_pages, B32(C.MAX_REFUSED - 1)),
         b.refused_pages.n == b.n_refused_pages,
         z3.Or(lv.error == 0, z3.And(cs, lv.error == B32(-12 & 0xFFFFFFFF))),
-        z3.ULE(lv.allocations, B32(C.YIELD_THRESHOLD)),
+        # one allocation count per for iteration, back to 0 past YIELD_THRESHOLD
+        lv.allocations == z3.URem(lv.i, B32(C.YIELD_THRESHOLD + 1)),
         locks == _ext(oks) + _ext(b.n_refused_pages),
         b.stats.lock - b0.stats.lock == z3.Extract(31, 0, locks),
         z3.Extract(31, 0, allocs) == z3.Extract(31, 0, locks) + lost + csn,
@@ -101,7 +107,7 @@ def release_refused(c) -> z3.BoolRef:
 
 def deflate(c) -> z3.BoolRef:
     """At each step of vmballoon_deflate's walk: entered above the target with
-    goal = min(size0 - target, rate_free), size == pages listed, i < goal,
+    rate_free in its bounds and goal = min(size0 - target, rate_free), size == pages listed, i < goal,
     i <= size0 - target, size and the list shrank by i, i UNLOCKs and i frees so far,
     rate_free and reset_required unchanged, not returned, the host's reset
     state unchanged (none pending with a consistent host), every balloon page
@@ -109,8 +115,10 @@ def deflate(c) -> z3.BoolRef:
     b, dl, g = c.now["b"], c.now["dl"], c.now["env"]
     b0, dl0, g0 = c.entry["b"], c.entry["dl"], c.entry["env"]
     return z3.And(
-        # what deflate's entry gives (work deflates only above the target)
+        # what deflate's entry gives (work deflates only above the target; the
+        # cycle invariant bounds the rates)
         z3.UGT(b0.size, b0.target),
+        between(b0.rate_free, C.RATE_FREE_MIN, C.RATE_FREE_MAX),
         dl0.goal == z3.If(z3.ULT(b0.size - b0.target, b0.rate_free), b0.size - b0.target, b0.rate_free),
         dl.goal == dl0.goal,
         b.target == b0.target,

@@ -206,8 +206,15 @@ def _tally_of(s: Session, o) -> Tally:
         if part is not None:
             t.merge(part)
         for ev in s.vacuity.get(label, []):
-            t.vacuity.append((label, ev))
+            if not _explained(ev):
+                t.vacuity.append((label, ev))
     return t
+
+
+def _explained(ev) -> bool:
+    """A path a loop's head assumption emptied after the invariant failed on
+    entry is no vacuity: the LOOP entry obligation (in every plan) fails."""
+    return bool(ev.suspects) and all(x.endswith("after its entry claim failed") for x in ev.suspects)
 
 
 def _policy_text(o) -> str:
@@ -246,19 +253,97 @@ def _explain(o, t: Tally) -> dict:
     return d
 
 
-def _counterexample(s: Session, o, t: Tally) -> dict | None:
-    """The first failing check's counterexample, re-solved in a fresh Z3
-    context (deterministic); the worker's model if that fails."""
+def _counterexample(s: Session, o, t: Tally, rederiver=None) -> dict | None:
+    """The first failing check's counterexample, re-derived (deterministic,
+    see ``Rederiver``); the worker's model if that fails."""
     if t.fail is None:
         return None
     order, label, model, decisions, _ = t.fail
-    if isinstance(o, Standalone) or not decisions and order == ():
+    if isinstance(o, Standalone) or (not decisions and order == ()):
         return model
-    try:
-        got = _rederive(s, o, t)
-    except Exception:  # noqa: BLE001 - fall back to the worker's model
-        got = None
+    lab = next((l for l in o.explorations() if (s.checker.tallies.get((o.key, l)) or Tally("")).fail is not None
+                and s.checker.tallies[(o.key, l)].fail[0] == order), None)
+    got = None
+    if lab is not None:
+        try:
+            got = rederiver.ask(o.key, lab, order, label, decisions) if rederiver else \
+                _rederive(s, o, lab, order, label, decisions)
+        except Exception:  # noqa: BLE001 - fall back to the worker's model
+            got = None
     return got if got is not None else model
+
+
+class Rederiver:
+    """Re-derives counterexamples in a process forked before any exploration,
+    so that its Z3 state depends only on its requests (made in a fixed order:
+    invariant by invariant), never on how the search was shared out among
+    workers: the same report for every --jobs."""
+
+    def __init__(self, s: Session) -> None:
+        import pickle
+        import struct
+
+        self._pickle, self._struct = pickle, struct
+        r1, w1 = os.pipe()
+        r2, w2 = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the server
+            os.close(w1)
+            os.close(r2)
+            code = 0
+            try:
+                while True:
+                    req = self._read(r1)
+                    if req is None:
+                        break
+                    key, lab, order, label, decisions = req
+                    o = next(x for x in s.obligations if x.key == key)
+                    try:
+                        ans = _rederive(s, o, lab, order, label, decisions)
+                    except Exception:  # noqa: BLE001 - the caller falls back
+                        ans = None
+                    self._write(w2, ans)
+            except BaseException:  # noqa: BLE001 - never return into the caller's code
+                code = 1
+            os._exit(code)
+        os.close(r1)
+        os.close(w2)
+        self.r, self.w = r2, w1
+
+    def _write(self, fd, obj) -> None:
+        data = self._pickle.dumps(obj)
+        os.write(fd, self._struct.pack("<Q", len(data)))
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+
+    def _read(self, fd):
+        head = self._readn(fd, 8)
+        if head is None:
+            return None
+        return self._pickle.loads(self._readn(fd, self._struct.unpack("<Q", head)[0]))
+
+    @staticmethod
+    def _readn(fd, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = os.read(fd, n - len(buf))
+            if not chunk:
+                return None
+            buf += chunk
+        return buf
+
+    def ask(self, key, lab, order, label, decisions):
+        self._write(self.w, (key, lab, tuple(order), label, decisions))
+        return self._read(self.r)
+
+    def close(self) -> None:
+        try:
+            os.close(self.w)
+            os.close(self.r)
+        finally:
+            os.waitpid(self.pid, 0)
 
 
 class _Capture:
@@ -299,15 +384,12 @@ class _Capture:
         self._ev(run, "end", p)
 
 
-def _rederive(s: Session, o: Obligation, t: Tally) -> dict | None:
+def _rederive(s: Session, o: Obligation, lab: str, order: tuple, label: str, decisions) -> dict | None:
+    """Re-run the failing path, capture the claim at its point, solve it in a fresh context."""
     from ..symbolic import explore
     from .runs import exploration
 
-    order, label, _, decisions, _ = t.fail
-    for lab in o.explorations():
-        part = s.checker.tallies.get((o.key, lab))
-        if part is None or part.fail is None or part.fail[0] != order:
-            continue
+    if True:
         cap = _Capture(o, order, label, _flags())
         if lab.startswith("loop:"):
             g = next(g for (n, _, _, tag), g in s.policy.generic.items() if f"loop:{n}{tag}" == lab)
@@ -329,10 +411,9 @@ def _rederive(s: Session, o: Obligation, t: Tally) -> dict | None:
         if sol.check() == z3.sat:
             return model_dict(sol.model())
         return None
-    return None
 
 
-def _outcome(s: Session, inv: Invariant, plan: Plan, errors: list[str]) -> Outcome:
+def _outcome(s: Session, inv: Invariant, plan: Plan, errors: list[str], rederiver=None) -> Outcome:
     tallies = {o.key: _tally_of(s, o) for o in plan.obligations}
     obligations, explain, seconds = [], [], 0.0
     status, detail, cex = "proved", "", None
@@ -352,7 +433,7 @@ def _outcome(s: Session, inv: Invariant, plan: Plan, errors: list[str]) -> Outco
             status = st
             if st == "violated":
                 detail = f"obligation '{o.text}' fails" + (f" ({t.fail[1]})" if t.fail and t.fail[1] else "")
-                cex = _counterexample(s, o, t)
+                cex = _counterexample(s, o, t, rederiver)
             else:
                 detail = f"obligation '{o.text}': {t.unknown[2] if t.unknown else 'unknown'}"
     if errors:
@@ -366,12 +447,14 @@ def _outcome(s: Session, inv: Invariant, plan: Plan, errors: list[str]) -> Outco
 
 
 # -- the catalogue -----------------------------------------------------------------------------------
-def check_outcomes(ids: list[str], spec: Spec = DEFAULT_SPEC, jobs: int = 1) -> dict[str, Outcome]:
+def check_outcomes(ids: list[str], spec: Spec | None = None, jobs: int = 1) -> dict[str, Outcome]:
     """Outcome per invariant id (one session: shared runs, shared obligations)."""
+    spec = spec if spec is not None else DEFAULT_SPEC
     plans = {i: CATALOGUE[i].plan() for i in ids}
     s = _session(plans, spec)
     errors: list[str] = []
     with spec.active():
+        rederiver = Rederiver(s)
         try:
             if jobs > 1:
                 errors = _explore_parallel(s, jobs)
@@ -381,10 +464,13 @@ def check_outcomes(ids: list[str], spec: Spec = DEFAULT_SPEC, jobs: int = 1) -> 
                     s.checker.tallies[(o.key, "standalone")] = o.fn()
         except Exception as e:  # noqa: BLE001 - the proof crashed: an error, reported
             errors = [f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}"]
-        return {i: _outcome(s, CATALOGUE[i], plans[i], errors) for i in ids}
+        try:
+            return {i: _outcome(s, CATALOGUE[i], plans[i], errors, rederiver) for i in sorted(ids)}
+        finally:
+            rederiver.close()
 
 
-def run_check(inv: Invariant, spec: Spec = DEFAULT_SPEC) -> Outcome:
+def run_check(inv: Invariant, spec: Spec | None = None) -> Outcome:
     """One invariant, in this process (tests use it with broken specs)."""
     t = time.perf_counter()
     out = check_outcomes([inv.id], spec, jobs=1)[inv.id]
@@ -392,7 +478,7 @@ def run_check(inv: Invariant, spec: Spec = DEFAULT_SPEC) -> Outcome:
     return out
 
 
-def run_catalogue(ids: list[str] | None = None, spec: Spec = DEFAULT_SPEC, jobs: int | None = None) -> dict:
+def run_catalogue(ids: list[str] | None = None, spec: Spec | None = None, jobs: int | None = None) -> dict:
     """Check the catalogue (or the invariants `ids`). Returns
     {verdict: as-expected|differs|error, seconds, cpu_seconds, jobs, invariants: [...]},
     each invariant {id, title, status, expected, method, seconds, statement,

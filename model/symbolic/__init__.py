@@ -29,6 +29,8 @@ Modules (one purpose each):
 * ``frame``: state objects as trees of leaves (snapshot, havoc, fresh copies).
 * ``record``: ``RecordingOps``, decisions logged with their spec sites
   (selections ``ite``/``min``/``max`` split where asked).
+* ``merge``: ``merged_call``, a callee's paths merged into one step of the
+  caller's run (its state an if-then-else, its calls guarded).
 * ``concretise``: ``solve`` (the least model of a path condition) and
   ``value``: from a path to the numbers a scenario needs.
 
@@ -53,12 +55,13 @@ from __future__ import annotations
 
 import os
 
-from . import concretise, env, explorer as _explore_mod, frame, loops, record
+from . import concretise, env, explorer as _explore_mod, frame, loops, merge, record
 from .concretise import solve
 from .env import Call, Ghost, Policy, SymbolicEnv
 from .explorer import (Claim, Exploration, Infeasible, Path, PathEnd, PathLimit, Point, Run, VacuityEvent, explore,
                       frontier, merge, prove_all)
 from .loops import Cut, LoopCtx, LoopInvariant, LoopVisit, Summarise, Unroll, head_state
+from .merge import merged_call
 from .record import RecordingOps
 
 # frames of these files are the engine's, not the spec's (decision and call sites skip them)
@@ -72,5 +75,5 @@ __all__ = [
     "Call", "Claim", "Cut", "Exploration", "Ghost", "Infeasible", "LoopCtx", "LoopInvariant", "LoopVisit", "Path",
     "PathEnd", "PathLimit", "Point", "Policy", "RecordingOps", "Run", "Summarise", "SymbolicEnv", "Unroll",
     "VacuityEvent", "concretise", "env", "explore", "frame", "frontier", "head_state", "loops", "merge",
-    "prove_all", "record", "solve",
+    "merged_call", "prove_all", "record", "solve",
 ]

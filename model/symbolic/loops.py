@@ -50,7 +50,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from . import frame as F
-from .explorer import PathEnd, Point, explore
+from .explorer import Infeasible, PathEnd, Point, explore
+
+# the suspect of a path that a loop's head assumption emptied (the invariant failed on entry)
+HEAD_EMPTIED = "the {name} loop invariant at the loop head, after its entry claim failed"
 
 
 @dataclass
@@ -410,6 +413,12 @@ def head_state(run, name: str, inv: LoopInvariant, args, write_set, names, *, cl
     assume_list_facts(run, roots, lambda path: any(w.startswith(path + ".") for w in write_set))
     run.assume(inv(LoopCtx(name, entry, dict(zip(names, map(_view, args))), policy), _memo_key(run, name, k, "head")),
                f"the {name} loop invariant at the loop head")
+    if claim_entry:
+        # A head state exists unless the invariant failed on entry (then the
+        # entry claim is violated, and this path is not a vacuity: it ends here).
+        r, _ = run.check()
+        if r == "unsat":
+            raise Infeasible(True, (HEAD_EMPTIED.format(name=name),))
     visit.head, visit.head_point = _snapshot(args), run.point()
     visit.calls0 = len(env.calls) if env is not None else 0
     run.loops.append(visit)

@@ -1,12 +1,14 @@
 """Decision logging: which decisions a run of the spec made, where, and how.
 
-``RecordingOps(inner, split=...)`` wraps a ``Z3Ops`` (with an explore
-oracle): every ``ops.cond`` is logged as (site, outcome), including those
-whose condition is constant on the path (symbolically they are no branch; a
-path goal still counts them). ``split(site)`` says for which selections
-(``ops.ite`` / ``umin`` / ``umax``, the ``?:`` and ``min()``/``max()`` of the
-C) the run should branch instead of building an ``If`` term: those are
-logged too. Sites are (file, function, line) of the spec code.
+``RecordingOps(inner, split=..., sink=...)`` wraps a ``Z3Ops`` (with an
+explore oracle): every ``ops.cond`` is logged as (site, outcome, condition),
+including those whose condition is constant on the path (symbolically they
+are no branch; a path goal still counts them; their condition is then
+None). ``split(site)`` says for which selections (``ops.ite`` / ``umin`` /
+``umax``, the ``?:`` and ``min()``/``max()`` of the C) the run should branch
+instead of building an ``If`` term: those are logged too. Sites are (file,
+function, line) of the spec code. ``sink(site, outcome, condition)``
+receives each entry (default: appended to ``.log``).
 """
 from __future__ import annotations
 
@@ -18,10 +20,11 @@ import z3
 class RecordingOps:
     """Z3Ops whose decisions (selections included, where ``split`` says) are logged."""
 
-    def __init__(self, inner, split=lambda site: True) -> None:
+    def __init__(self, inner, split=lambda site: True, sink=None) -> None:
         self._inner = inner
         self._split = split
-        self.log: list[tuple[tuple[str, str, int], bool]] = []
+        self.log: list[tuple[tuple[str, str, int], bool, object]] = []
+        self._sink = sink or (lambda site, outcome, cond: self.log.append((site, outcome, cond)))
 
     def __getattr__(self, name):
         return getattr(self._inner, name)
@@ -30,8 +33,14 @@ class RecordingOps:
         self._inner.oracle.assume(c, why)
 
     def decide(self, c, site) -> bool:
-        r = self._inner.cond(c) if not isinstance(c, bool) else c
-        self.log.append((site, bool(r)))
+        if isinstance(c, bool):
+            self._sink(site, c, None)
+            return c
+        oracle = self._inner.oracle
+        n = len(oracle.decisions) if oracle is not None else 0
+        r = self._inner.cond(c)
+        symbolic = oracle is not None and len(oracle.decisions) > n
+        self._sink(site, bool(r), oracle.decisions[-1][0] if symbolic else None)
         return r
 
     def cond(self, c):
