@@ -818,7 +818,8 @@ def plan_progress_inflate() -> Plan:
         step = z3.If(slow1 != 0, pre.rate_alloc + 1, B32(C.NOSLEEP_ALLOC_MAX + 1))
         return z3.And(
             z3.Implies(z3.ULT(pre.size, T),
-                       z3.And(z3.ULE(b.size, T), z3.Or(b.size == T, z3.UGE(b.size - pre.size, step)),
+                       z3.And(z3.ULE(pre.size, b.size), z3.ULE(b.size, T),
+                              z3.Or(b.size == T, z3.UGE(b.size - pre.size, step)),
                               b.slow_allocation_cycles == slow1, z3.UGE(b.rate_alloc, pre.rate_alloc))),
             z3.Implies(pre.size == T, b.size == T),
             z3.Not(b.reset_required))
@@ -827,17 +828,19 @@ def plan_progress_inflate() -> Plan:
              BENIGN_RUN, on_end=at_end(cycle_claim))
     step = C.NOSLEEP_ALLOC_MAX + 1
 
-    def n_cycles(d):
-        pre, b, T = d["pre"], d["b"], d["policy"].T
-        n = z3.BitVec("n", 64)
-        slow1 = z3.If(z3.UGT(pre.slow_allocation_cycles, B32(0)), pre.slow_allocation_cycles - 1, B32(0))
-        dd, d1 = z3.ZeroExt(32, T - pre.size), z3.ZeroExt(32, T - b.size)
-        return z3.Implies(z3.And(z3.ULT(pre.size, T), slow1 == 0, z3.UGE(n, B64(1)), z3.ULE(n, B64(1 << 20)),
-                                 z3.ULE(dd, n * step)),
-                          z3.And(z3.ULE(b.size, T), z3.ULE(d1, (n - 1) * step)))
+    def n_cycles() -> Tally:
+        """The induction step over cycles, from the per-cycle lemma alone: pure
+        linear arithmetic over integers (the bit-vector quantities involved do
+        not wrap: the per-cycle lemma orders them, size <= size' <= T)."""
+        size, size1, T, n = z3.Ints("size size' T n")
+        cycle = z3.Implies(size < T, z3.And(size <= size1, size1 <= T, z3.Or(size1 == T, size1 - size >= step)))
+        rng = z3.And(*[z3.And(0 <= v, v < 1 << 32) for v in (size, size1, T)])
+        hyp = z3.And(rng, size < T, n >= 1, T - size <= n * step)
+        return check_valid("PROGRESS-INFLATE n", [cycle, hyp], z3.And(size1 <= T, T - size1 <= (n - 1) * step),
+                           "n cycles suffice ⇒ n - 1 suffice", ["the per-cycle lemma (PROGRESS-INFLATE cycle)"])
 
-    ind = ob("PROGRESS-INFLATE n", f"benign: for all n, T - size <= n*{step} ⇒ T - size' <= (n-1)*{step}",
-             BENIGN_RUN, on_end=at_end(n_cycles))
+    ind = standalone("PROGRESS-INFLATE n", f"from the per-cycle lemma, for all n: T - size <= n*{step} ⇒ "
+                     f"T - size' <= (n-1)*{step}", n_cycles)
 
     def finish(out, tallies):
         if out.status == "proved":
@@ -866,24 +869,29 @@ def plan_progress_deflate() -> Plan:
         pre, b, T = d["pre"], d["b"], d["policy"].T
         return z3.And(
             z3.Implies(z3.UGT(pre.size, T),
-                       z3.And(z3.UGE(b.size, T), z3.Or(b.size == T, z3.UGE(pre.size - b.size, pre.rate_free)),
+                       z3.And(z3.UGE(b.size, T), z3.ULE(b.size, pre.size),
+                              z3.Or(b.size == T, z3.UGE(pre.size - b.size, pre.rate_free)),
                               z3.UGE(b.rate_free, pre.rate_free))),
             z3.Implies(pre.size == T, b.size == T))
 
     cyc = ob("PROGRESS-DEFLATE cycle", "benign: a cycle reaches T or frees >= rate_free pages; rate_free does not "
              "drop", BENIGN_RUN, on_end=at_end(cycle_claim))
 
-    def n_cycles(d):
-        pre, b, T = d["pre"], d["b"], d["policy"].T
-        M, r0 = z3.BitVec("M", 64), z3.BitVec("r0", 64)
-        dd, d1 = z3.ZeroExt(32, pre.size - T), z3.ZeroExt(32, b.size - T)
-        return z3.Implies(z3.And(z3.UGT(pre.size, T), z3.ULE(M, B64(1 << 40)), z3.ULE(r0, M),
-                                 z3.ULE(B64(C.RATE_FREE_MIN), r0), z3.ULE(r0, z3.ZeroExt(32, pre.rate_free)),
-                                 z3.ULE(dd, M)),
-                          z3.And(z3.UGE(b.size, T), z3.ULE(r0, z3.ZeroExt(32, b.rate_free)), z3.ULE(d1, M - r0)))
+    def n_cycles() -> Tally:
+        """The induction step over cycles, from the per-cycle lemma alone: pure
+        linear arithmetic over integers (M stands for n * r0: M - r0 = (n - 1) * r0;
+        the bit-vector quantities involved do not wrap: T <= size' <= size)."""
+        size, size1, T, rf, rf1, M, r0 = z3.Ints("size size' T rate_free rate_free' M r0")
+        cycle = z3.And(z3.Implies(size > T, z3.And(size1 >= T, size1 <= size, z3.Or(size1 == T, size - size1 >= rf),
+                                                   rf1 >= rf)),
+                       z3.Implies(size == T, size1 == T))
+        rng = z3.And(*[z3.And(0 <= v, v < 1 << 32) for v in (size, size1, T, rf, rf1)])
+        hyp = z3.And(rng, size > T, r0 <= M, C.RATE_FREE_MIN <= r0, r0 <= rf, size - T <= M)
+        return check_valid("PROGRESS-DEFLATE n", [cycle, hyp], z3.And(size1 >= T, r0 <= rf1, size1 - T <= M - r0),
+                           "n cycles at r0 suffice ⇒ n - 1 suffice", ["the per-cycle lemma (PROGRESS-DEFLATE cycle)"])
 
-    ind = ob("PROGRESS-DEFLATE n", "benign: for all n, r0 <= rate_free: size - T <= n*r0 ⇒ size' - T <= (n-1)*r0",
-             BENIGN_RUN, on_end=at_end(n_cycles))
+    ind = standalone("PROGRESS-DEFLATE n", "from the per-cycle lemma, for all n, r0 <= rate_free: size - T <= n*r0 ⇒ "
+                     "size' - T <= (n-1)*r0", n_cycles)
 
     def finish(out, tallies):
         if out.status == "proved":

@@ -143,6 +143,7 @@ class Checker:
         self.flags = flags  # policy flag name -> Z3 Bool (the runs' Policy.symbolic())
         self.tallies: dict[tuple, Tally] = {}  # (obligation key, exploration label) -> Tally
         self.required = {o.key: o.required for o in obligations}
+        self.hard: set[str] = set()  # obligations whose claims the incremental solver could not settle quickly
 
     def tally(self, key: str, label: str) -> Tally:
         t = self.tallies.get((key, label))
@@ -247,12 +248,25 @@ class _View:
                 if r == "sat":
                     t.witness = (order, label, model_dict(m))
             return
-        if len(items) > 1:  # all at once when that is quick; else one by one
-            r, _ = run.check(assumptions, claim=z3.And(*[f for _, f, _ in items]), fallback=False)
+        hard = self.c.hard
+        easy = [it for it in items if it[0].key not in hard]
+        if len(easy) > 1:  # all at once when that is quick; else one by one
+            r, _ = run.check(assumptions, claim=z3.And(*[f for _, f, _ in easy]), fallback=False)
             if r == "valid":
-                return
+                items = [it for it in items if it[0].key in hard]
+        hard_items = [it for it in items if it[0].key in hard]
+        if len(hard_items) > 1:  # the hard ones at once, in one fresh solver
+            r, _ = run.check(assumptions, claim=z3.And(*[f for _, f, _ in hard_items]), quick_ms=0)
+            if r == "valid":
+                items = [it for it in items if it[0].key not in hard]
         for o, f, label in items:
-            r, m = run.check(assumptions, claim=f)
+            if o.key in hard:  # straight to a fresh solver
+                r, m = run.check(assumptions, claim=f, quick_ms=0)
+            else:
+                r, m = run.check(assumptions, claim=f, fallback=False)
+                if r == "unknown":
+                    hard.add(o.key)
+                    r, m = run.check(assumptions, claim=f, quick_ms=0)
             if r == "violated":
                 t = self.c.tally(o.key, self.label)
                 if t.fail is None or order < t.fail[0]:

@@ -40,14 +40,19 @@ class _Ops:
         self.oracle = _Recorder()
 
 
-def ri(L: SymbolicList, elem) -> z3.BoolRef:
+def ri_parts(L: SymbolicList, elem) -> list:
+    """RI's two halves: every position holds a listed page at its position;
+    every listed page is at a position below n."""
     j = z3.BitVec("j", 32)
     p = z3.BitVec("p", 64)
     x = L.item(j)
-    return z3.And(
-        z3.ForAll([j], z3.Implies(z3.ULT(j, L.n), z3.And(z3.Select(L.pos, x) == j, L.contains(x), elem(x)))),
-        z3.ForAll([p], z3.Implies(L.contains(p), z3.And(z3.ULT(z3.Select(L.pos, p), L.n),
-                                                        L.item(z3.Select(L.pos, p)) == p))))
+    return [z3.ForAll([j], z3.Implies(z3.ULT(j, L.n), z3.And(z3.Select(L.pos, x) == j, L.contains(x), elem(x)))),
+            z3.ForAll([p], z3.Implies(L.contains(p), z3.And(z3.ULT(z3.Select(L.pos, p), L.n),
+                                                            L.item(z3.Select(L.pos, p)) == p)))]
+
+
+def ri(L: SymbolicList, elem) -> z3.BoolRef:
+    return z3.And(*ri_parts(L, elem))
 
 
 def _same_list(a: SymbolicList, b: SymbolicList) -> z3.BoolRef:
@@ -75,7 +80,8 @@ def lemmas() -> list[tuple[str, list, object]]:
         ops = _Ops()
         L2 = L.copy()
         L2.add(ops, x)
-        out.append((f"{name}: list_add of a page keeps RI", [ri(L, E), *ops.oracle.claimed], ri(L2, E)))
+        for half, part in zip(("positions", "members"), ri_parts(L2, E)):
+            out.append((f"{name}: list_add of a page keeps RI ({half})", [ri(L, E), *ops.oracle.claimed], part))
 
         # taking the head of a list of n gives n - 1, the rest unchanged, the page no longer on it; keeps RI
         L = SymbolicList.fresh(name, "L.")
@@ -84,9 +90,11 @@ def lemmas() -> list[tuple[str, list, object]]:
         h = L2.head(ops)
         got = L2.take(ops)
         p = z3.BitVec("p", 64)
-        out.append((f"{name}: take of the head keeps RI, returns the head, removes only it",
-                    [ri(L, E), *ops.oracle.claimed],
-                    z3.And(ri(L2, E), got == h, got == L.item(L.n - 1), L.contains(got), z3.Not(L2.contains(got)),
+        hyps = [ri(L, E), *ops.oracle.claimed]
+        for half, part in zip(("positions", "members"), ri_parts(L2, E)):
+            out.append((f"{name}: take of the head keeps RI ({half})", hyps, part))
+        out.append((f"{name}: take of the head returns the head, removes only it, shortens the list by one", hyps,
+                    z3.And(got == h, got == L.item(L.n - 1), L.contains(got), z3.Not(L2.contains(got)),
                            L2.n == L.n - 1, L2.arr == L.arr,
                            z3.ForAll([p], z3.Implies(p != got, L2.contains(p) == L.contains(p))))))
 

@@ -37,7 +37,7 @@ def inflate(c) -> z3.BoolRef:
     NOSLEEP attempt used up one i) on the list and in size, rate_alloc and
     reset_required unchanged, slow cycles set only by that failure, at most
     MAX_REFUSED - 1 refused pages (as many on the refused list), error 0 or
-    -ENOMEM after the switch, allocations = i mod (YIELD_THRESHOLD + 1),
+    -ENOMEM after the switch, allocations <= min(i, YIELD_THRESHOLD),
     LOCKs = pages added + refused, stats.lock counts
     them, allocations = LOCKs + lost + the failed one (mod 2^32; exactly with
     32-bit PFNs), the host's reset state unchanged, every balloon page
@@ -76,7 +76,9 @@ def inflate(c) -> z3.BoolRef:
         b.refused_pages.n == b.n_refused_pages,
         z3.Or(lv.error == 0, z3.And(cs, lv.error == B32(-12 & 0xFFFFFFFF))),
         # one allocation count per for iteration, back to 0 past YIELD_THRESHOLD
-        lv.allocations == z3.URem(lv.i, B32(C.YIELD_THRESHOLD + 1)),
+        # (so allocations = i mod (YIELD_THRESHOLD + 1); this linear form is enough)
+        z3.ULE(lv.allocations, B32(C.YIELD_THRESHOLD)),
+        z3.ULE(lv.allocations, lv.i),
         locks == _ext(oks) + _ext(b.n_refused_pages),
         b.stats.lock - b0.stats.lock == z3.Extract(31, 0, locks),
         z3.Extract(31, 0, allocs) == z3.Extract(31, 0, locks) + lost + csn,

@@ -119,8 +119,9 @@ _SESSION: Session | None = None  # the forked workers' session (inherited)
 
 
 def _task(task):
-    """Worker: one decision prefix of one run, or one standalone obligation.
-    Returns plain data: (tallies {(key, label): Tally}, vacuity {label: [events]}, error)."""
+    """Worker: one path (or the paths beneath a decision prefix) of one run, one
+    generic loop body, or one standalone obligation. Returns plain data:
+    (tallies {(key, label): Tally}, vacuity {label: [events]}, error)."""
     from ..symbolic import explore
     from .runs import exploration
 
@@ -128,13 +129,18 @@ def _task(task):
     try:
         if task[0] == "alone":
             o = next(x for x in s.standalone if x.key == task[1])
-            t = o.fn()
-            return {(o.key, "standalone"): t}, {}, None
-        _, label, prefix = task
+            return {(o.key, "standalone"): o.fn()}, {}, None
         checker = Checker(s.obligations, _flags())
         s.policy.observer = checker
         known = set(s.policy.generic)
-        ex = explore(exploration(label, s.spec), loops=s.policy, observer=checker, label=label, prefix=prefix)
+        if task[0] == "generic":
+            key = task[1]
+            g = s.policy.generic[key]
+            explore(g.fn, loops=s.policy, observer=checker, label=f"loop:{key[0]}{key[3]}")
+            return checker.tallies, {}, None
+        _, label, prefix, single, new_from = task
+        ex = explore(exploration(label, s.spec), loops=s.policy, observer=checker, label=label, prefix=prefix,
+                     single=single, new_from=new_from)
         vac = {label: list(ex.vacuous)} if ex.vacuous else {}
         for key, g in s.policy.generic.items():
             if key not in known and g.paths.vacuous:
@@ -145,25 +151,31 @@ def _task(task):
 
 
 def _explore_parallel(s: Session, jobs: int) -> list[str]:
-    """Split the runs into prefixes and share them (and the standalone checks)
-    out to ``jobs`` forked workers. Returns errors."""
+    """Split each run into decision prefixes (exploring its first paths here,
+    without checking: they become single-path tasks), and share the prefixes,
+    the generic loop bodies met so far and the standalone checks out to
+    ``jobs`` forked workers, which check every claim. Returns errors."""
     import multiprocessing as mp
 
     from ..symbolic import frontier
     from .runs import exploration
 
     global _SESSION
-    tasks = [("alone", o.key) for o in s.standalone]
+    s.policy.observer = None
+    runs = []
     for label in s.runs_needed():
-        pending, ex = frontier(exploration(label, s.spec), width=4 * jobs, loops=s.policy, observer=s.checker,
-                               label=label)
+        pending, ex = frontier(exploration(label, s.spec), width=4 * jobs, loops=s.policy, label=label)
         if ex.vacuous:
             s.vacuity.setdefault(label, []).extend(ex.vacuous)
-        tasks += [("run", label, p) for p in pending]
+        runs += [("run", label, p.prefix, True, p.new_from) for p in ex]
+        runs += [("run", label, p, False, None) for p in pending]
     _collect_generic_vacuity(s)
+    # the heavy ones first: standalone lemmas and loop bodies, then the runs, the benign one first
+    tasks = [("alone", o.key) for o in s.standalone] + [("generic", k) for k in s.policy.generic]
+    tasks += sorted(runs, key=lambda t: t[1] != "work/benign")
     _SESSION = s
     errors: list[str] = []
-    generic_seen = {k for k in s.checker.tallies if k[1].startswith("loop:")}
+    generic_seen: set = set()
     try:
         ctx = mp.get_context("fork")
         with ctx.Pool(jobs) as pool:

@@ -124,6 +124,12 @@ class Path:
     model: Any = None  # a model of the literals, when one was computed
     data: dict = field(default_factory=dict)  # what the run stored (run.data)
     sat: bool = True  # the literals are known satisfiable
+    new_from: int = 0  # decisions shared with earlier paths of the search
+
+    @property
+    def prefix(self) -> list:
+        """The decision prefix that re-runs this path (``explore(prefix=..., single=True)``)."""
+        return [(d, f) for (_, d), f in zip(self.decisions, self.first)]
 
     @cached_property
     def condition(self):
@@ -154,9 +160,11 @@ class Run:
     other; holds the literals, claims and loop records of the run."""
 
     def __init__(self, solver: z3.Solver, prefix: list, hyps: list, loops=None, observer=None,
-                 search=None) -> None:
+                 search=None, new_from: int | None = None) -> None:
         self.solver = solver
         self.search = search  # identifies the search this run belongs to (memo keys)
+        # points with at least this many decisions are met for the first time in the search
+        self.new_from = (len(prefix) if prefix else 0) if new_from is None else new_from
         self.observer = observer
         self.prefix = prefix  # [(outcome, first)]
         self.literals = list(hyps)
@@ -205,7 +213,7 @@ class Run:
         """Is this point met for the first time in the search? (Points before
         the replayed prefix's last decision were met by an earlier run.)"""
         d = len(self.decisions) if point is None else point.decs
-        return not self.prefix or d >= len(self.prefix)
+        return d >= self.new_from
 
     def order(self, point: Point | None = None) -> tuple:
         """When depth-first search first met this point (comparable with Path.key)."""
@@ -222,15 +230,18 @@ class Run:
         The run's incremental solver answers most checks in milliseconds; one
         it cannot answer within ``quick_ms`` is put to a fresh solver, whose
         first check preprocesses (solving equations, bit-blasting) and is often
-        much faster on hard bit-vector claims (``fallback=False``: do not)."""
+        much faster on hard bit-vector claims (``fallback=False``: do not;
+        ``quick_ms=0``: go to the fresh solver at once)."""
         goal = list(assumptions) + ([z3.Not(claim)] if claim is not None else [])
-        s = self.solver
-        s.set("timeout", quick_ms)
-        try:
-            r = s.check(*goal)
-            m = s.model() if r == z3.sat else None
-        finally:
-            s.set("timeout", 4294967295)
+        r, m = z3.unknown, None
+        if quick_ms > 0:
+            s = self.solver
+            s.set("timeout", quick_ms)
+            try:
+                r = s.check(*goal)
+                m = s.model() if r == z3.sat else None
+            finally:
+                s.set("timeout", 4294967295)
         if r == z3.unknown and fallback:
             fresh = z3.SolverFor("QF_ABV")
             fresh.set("timeout", timeout_ms)
@@ -302,11 +313,11 @@ class Search:
         self.fn = fn
 
 
-def _run_once(fn, hyps, prefix, ops_factory, loops, observer=None, single=False, search=None):
+def _run_once(fn, hyps, prefix, ops_factory, loops, observer=None, single=False, search=None, new_from=None):
     """One run under ``prefix``: (Path or None, alternatives, vacuity event or None)."""
     s = z3.Solver()
     s.add(*hyps)
-    run = Run(s, prefix, hyps, loops, observer, search)
+    run = Run(s, prefix, hyps, loops, observer, search, new_from)
     ops = ops_factory(run)
     kind, end, result, vac = "return", None, None, None
     try:
@@ -325,7 +336,7 @@ def _run_once(fn, hyps, prefix, ops_factory, loops, observer=None, single=False,
             vac = VacuityEvent(tuple(o for _, o in run.decisions), e.suspects)
     else:
         path = Path(run.literals, result, tuple(run.decisions), run.labels, tuple(run.first), tuple(run.sites),
-                    kind, end, run.claims, run.loops, None, run.data, r == z3.sat)
+                    kind, end, run.claims, run.loops, None, run.data, r == z3.sat, run.new_from)
         if observer is not None:
             observer.on_end(run, path)
     if single:
@@ -338,7 +349,7 @@ def _run_once(fn, hyps, prefix, ops_factory, loops, observer=None, single=False,
 def explore(fn: Callable[[Any], Any], hyps: list = (), *, max_paths: int = 10_000,
             ops_factory: Callable[[Any], Any] = Z3Ops, loops=None, prefix: list | None = None,
             on_path: Callable[[Path], Any] | None = None, observer=None, single: bool = False,
-            label: str = "") -> Exploration:
+            label: str = "", new_from: int | None = None) -> Exploration:
     """Every feasible path of ``fn(ops)`` under ``hyps``, depth-first, true
     side first. ``fn`` must build its symbolic inputs with the ops it is given
     (each re-execution gets fresh terms of the same names, which are the same
@@ -353,7 +364,9 @@ def explore(fn: Callable[[Any], Any], hyps: list = (), *, max_paths: int = 10_00
     the run is there (``on_claim``, ``on_call``, ``on_loop_exit``) and of each
     path at its end (``on_end``), so that it can check claims in the run's
     own solver (``run.check``; ``run.is_new`` says whether a point is met for
-    the first time). ``single``: run only the path of ``prefix``. Raises
+    the first time). ``single``: run only the path of ``prefix``;
+    ``new_from``: with ``single``, the decisions that path shares with paths
+    already run (``Path.new_from``: only later points are new). Raises
     ``PathLimit`` past ``max_paths`` paths."""
     hyps = list(hyps)
     out = Exploration()
@@ -364,7 +377,7 @@ def explore(fn: Callable[[Any], Any], hyps: list = (), *, max_paths: int = 10_00
         observer = observer.begin(label)
     search = Search(fn)
     while pending:
-        path, alts, vac = _run_once(fn, hyps, pending.pop(), ops_factory, loops, observer, single, search)
+        path, alts, vac = _run_once(fn, hyps, pending.pop(), ops_factory, loops, observer, single, search, new_from)
         if vac is not None:
             out.vacuous.append(vac)
         if path is not None:
