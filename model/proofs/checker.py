@@ -68,6 +68,7 @@ class Tally:
     vacuity: list = field(default_factory=list)  # assumptions that emptied paths of its explorations
     note: str = ""  # standalone checks: what was checked
     seconds: float = 0.0  # solver time of its checks
+    labels: set = field(default_factory=set)  # the explorations where it was checked
 
     def merge(self, o: "Tally") -> None:
         self.seconds += o.seconds
@@ -80,6 +81,7 @@ class Tally:
                 setattr(self, f, b)
         self.hypotheses |= o.hypotheses
         self.functions |= o.functions
+        self.labels |= o.labels
         self.vacuity += [v for v in o.vacuity if v not in self.vacuity]
 
     @property
@@ -216,6 +218,7 @@ class _View:
         for o, _, _ in items:
             t = self.c.tally(o.key, self.label)
             t.checks += 1
+            t.labels.add(self.label)
             if o.key not in seen:
                 t.paths += 1
                 seen.add(o.key)

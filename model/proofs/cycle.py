@@ -91,7 +91,7 @@ def inv(b, g, policy):
 def start_hypotheses(b, g, policy) -> list[tuple[str, object]]:
     """(label, formula) assumed at the start of a symbolic cycle."""
     return [("the cycle invariant", inv(b, g, policy)),
-            ("benign host: no reset required or pending at the start",
+            (f"if {policy.host_benign}: no reset required or pending at the start",
              z3.Implies(flag(policy, "host_benign"), z3.And(z3.Not(b.reset_required), z3.Not(g.pending))))]
 
 

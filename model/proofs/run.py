@@ -238,13 +238,9 @@ def _policy_text(o) -> str:
 def _describe(o, t: Tally) -> str:
     if isinstance(o, Standalone):
         return f"{o.text}: {t.status}"
-    where = "/".join(l for l in o.explorations() if s_has(t, l)) or "/".join(o.explorations())
-    return (f"{o.text} [{_policy_text(o)}; {t.checks} checks on {t.paths} points of {where}]"
+    where = ", ".join(l for l in o.explorations() if l in t.labels) or "no run"
+    return (f"{o.text} [{_policy_text(o)}; {t.checks} checks at {t.paths} points of {where}]"
             + ("" if t.status == "proved" else f": {t.status}"))
-
-
-def s_has(t: Tally, label: str) -> bool:
-    return True
 
 
 def _explain(o, t: Tally) -> dict:
@@ -254,7 +250,8 @@ def _explain(o, t: Tally) -> dict:
          "hypotheses": sorted(t.hypotheses), "example": t.example[1] if t.example else None,
          "c_lines": c_lines_of(t.functions), "functions": sorted(t.functions), "seconds": round(t.seconds, 3)}
     if isinstance(o, Obligation):
-        d.update(explorations=list(o.explorations()), policy=_policy_text(o), extra_hypotheses=o.hyps_text)
+        d.update(explorations=[l for l in o.explorations() if l in t.labels], policy=_policy_text(o),
+                 extra_hypotheses=o.hyps_text)
     else:
         d.update(explorations=["standalone"], policy="", extra_hypotheses=t.note)
     if t.fail is not None:
@@ -586,16 +583,22 @@ def format_explain(report: dict, inv_id: str) -> str:
         out.append(f"{n}. {e['text']}  [{e['status']}]")
         out.append(f"   runs: {', '.join(e['explorations'])}; policy: {e['policy'] or '-'}; "
                    f"{e['checks']} checks, {e['applicable']} with satisfiable hypotheses")
+        standalone = e["explorations"] == ["standalone"]
         hyps = list(e["hypotheses"])
         if e.get("extra_hypotheses"):
             hyps.append(e["extra_hypotheses"])
-        out.append("   hypotheses: " + ("; ".join(hyps) if hyps else "the branch conditions of each path only"))
-        out.append("     (plus, on each path, the branch conditions of the spec's own decisions)")
+        if standalone:
+            out.append("   checked: " + ("; ".join(hyps) if hyps else "-"))
+        else:
+            out.append("   hypotheses (assumed on its paths; 'if policy.X' ones hold when that policy is assumed):")
+            out += [f"     - {h}" for h in hyps]
+            out.append("     - and on each path, the outcomes of the spec's own branch decisions")
         if e["example"]:
             ex = e["example"]
-            keys = [k for k in ex if k.startswith(("b.", "host.", "policy.", "T"))][:40]
-            out.append("   satisfying example: " + (", ".join(f"{k}={ex[k]}" for k in keys) or
-                                                    ", ".join(f"{k}={v}" for k, v in list(ex.items())[:20])))
+            # the state first (the balloon, the host, a loop's entry/head), then the environment's answers
+            first = [k for k in ex if not any(w in k for w in ("backdoor", "alloc", "totalram", "hyper"))]
+            keys = (first + [k for k in ex if k not in first])[:40]
+            out.append("   satisfying example: " + ", ".join(f"{k}={ex[k]}" for k in keys))
         else:
             out.append("   satisfying example: NONE (the hypotheses are unsatisfiable)" if e["status"] == "vacuous"
                        else "   satisfying example: -")

@@ -201,7 +201,10 @@ class SymbolicEnv:
         """Assume ``flag ⇒ f`` (nothing when the flag is False)."""
         if flag is False or flag is None:
             return
-        self._assume(f if flag is True else z3.Implies(flag, f), why)
+        if flag is True:
+            self._assume(f, why)
+        else:
+            self._assume(z3.Implies(flag, f), f"if {flag}: {why}")
 
     def _record(self, kind: str, args: tuple, replies: tuple = (), name: str = "") -> Call:
         o = self.ops.oracle
