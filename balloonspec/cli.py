@@ -70,18 +70,14 @@ def _add_setup_kernel(sub):
 
 
 def _add_docs(sub):
-    p = sub.add_parser("docs", help="regenerate the generated parts of specs/ from the model")
-    p.add_argument("--check", action="store_true", help="only report stale documents (exit 1 if any)")
-    p.set_defaults(func=_cmd_docs)
-
-
-def _cmd_docs(args) -> int:
-    from balloonspec.model import docs
-
-    names = docs.stale() if args.check else docs.regenerate()
-    for n in names:
-        print(f"{'stale' if args.check else 'rewrote'}: specs/{n}")
-    return EXIT_DIVERGENCE if (args.check and names) else EXIT_OK
+    p = sub.add_parser("docs", help="regenerate specs/ (tables, diagrams, figures, traceability); build the site")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--check", action="store_true", help="only report stale parts and figures (exit 1 if any)")
+    g.add_argument("--site", metavar="OUT", help="build the static review site into OUT (offline)")
+    g.add_argument("--figure", metavar="ID", help="print the data behind one figure")
+    g.add_argument("--scenario", metavar="NAME", help="print a figure's or witness's scenario as JSON "
+                                                      "(for `balloonspec run`)")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.docs.cli", "cmd_docs")(a))
 
 
 def _lazy(module: str, name: str):

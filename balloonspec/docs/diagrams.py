@@ -44,8 +44,11 @@ def protocol() -> Graph:
             lines.append(f"{cmd} / {status}" + (f" [{effect}]" if effect and src == dst else ""))
         for line in lines:
             g.edge(ids[src], ids[dst], line)
+    by_replies: dict[tuple, list[str]] = {}
     for cmd, statuses in P.REFUSALS.items():
-        g.edge(ids["started"], ids["started"], f"{cmd} / {' or '.join(statuses)} (host's choice)")
+        by_replies.setdefault(statuses, []).append(cmd)
+    for statuses, cmds in by_replies.items():
+        g.edge(ids["started"], ids["started"], f"{', '.join(cmds)} / {' or '.join(statuses)} (host's choice)")
     # the lock state of one PPN (rows guarded on the PPN, and what forgets every lock)
     ppn = g.cluster("one_ppn", "the lock state of one PPN (while started)")
     unl = g.node("PPN unlocked", "state", ppn, id="ppn_unlocked")

@@ -136,6 +136,17 @@ _DOT_SHAPE = {"box": 'shape=box, style="rounded"', "decision": "shape=diamond",
               "start": 'shape=point, width=0.2'}
 
 
+def _wrap(line: str, width: int = 56) -> list[str]:
+    """A long transition label over several lines, broken after ' or ' and ', '."""
+    out, cur = [], ""
+    for piece in re.split(r"(?<= or )|(?<=, )", line):
+        if cur and len(cur) + len(piece) > width:
+            out.append(cur)
+            cur = "    "
+        cur += piece
+    return out + [cur]
+
+
 def to_dot(g: Graph) -> str:
     out = [f'digraph "{_dq(g.name)}" {{',
            '  graph [fontname="DejaVu Sans", fontsize=11, rankdir=TB, nodesep=0.35, ranksep=0.4];',
@@ -157,13 +168,14 @@ def to_dot(g: Graph) -> str:
         out.append("  }")
     if g.kind == "state":
         for src, dst, labels in merged_edges(g):
-            label = "".join(_dq(x) + "\\l" for x in labels)
+            label = "".join(_dq(part) + "\\l" for x in labels for part in _wrap(x))
             out.append(f'  {src} -> {dst}' + (f' [label="{label}"]' if label else "") + ";")
     else:
         for e in g.edges:
             out.append(f'  {e.src} -> {e.dst}' + (f' [label="{_dq(e.label)}"]' if e.label else "") + ";")
     out.append("}")
     return "\n".join(out) + "\n"
+
 
 
 class GraphvizMissing(RuntimeError):
