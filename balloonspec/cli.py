@@ -64,6 +64,12 @@ def _add_bench(sub):
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.bench", "cmd_bench")(a))
 
 
+def _add_setup(sub):
+    p = sub.add_parser("setup", help="install everything the tests need: setup-kernel's packages, "
+                                     "Graphviz and Chromium (apt)")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.setup", "cmd_setup")(a))
+
+
 def _add_setup_kernel(sub):
     p = sub.add_parser("setup-kernel", help="install QEMU, busybox and the Debian kernel image+headers")
     p.set_defaults(func=lambda a: _lazy("balloonspec.driver.kernel.setup", "cmd_setup")(a))
@@ -90,7 +96,8 @@ def _lazy(module: str, name: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="balloonspec", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_check, _add_prove, _add_conform, _add_vectors, _add_run, _add_bench, _add_setup_kernel, _add_docs):
+    for add in (_add_check, _add_prove, _add_conform, _add_vectors, _add_run, _add_bench, _add_setup,
+                _add_setup_kernel, _add_docs):
         add(sub)
     return parser
 

@@ -51,11 +51,22 @@ html_theme_options = {"description": "Spec review: protocol, algorithm, proofs, 
                       "page_width": "1250px", "sidebar_width": "240px", "fixed_sidebar": True,
                       "show_relbars": True}
 html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
-html_static_path = []
+html_static_path = ["_static"]
 html_copy_source = False
+smartquotes = False  # C in prose: `size--` stays `size--`
 html_show_copyright = False
 suppress_warnings = ["misc.highlighting_failure"]
 '''
+
+
+CSS = """
+table.docutils { font-size: 0.86em; }
+table.docutils td, table.docutils th { padding: 0.25em 0.5em; }
+pre.source-listing { font-size: 0.82em; line-height: 1.35; }
+pre.source-listing a.ln { color: #999; text-decoration: none; border: none; }
+pre.source-listing span:target { background: #fff3b0; display: inline-block; width: 100%; }
+div.body img { max-width: 100%; height: auto; }
+"""
 
 
 class SiteError(RuntimeError):
@@ -144,6 +155,8 @@ def stage(src: Path, progress=lambda msg: None) -> None:
     for rel in sorted(sources):
         (src / SOURCE_DIR / f"{_flat(rel)}.md").write_text(source_page(rel))
     (src / "conf.py").write_text(CONF)
+    (src / "_static").mkdir()
+    (src / "_static" / "custom.css").write_text(CSS)
 
 
 def build(out: str | Path, progress=lambda msg: None) -> Path:
