@@ -195,3 +195,17 @@ def test_unreached_and_unconstrained_stand_out(matrix):
         assert f'<a id="{d.anchor}"></a>' in text
     row = next(line for line in text.splitlines() if line.startswith(f'| <a id="{s["unconstrained"][0].anchor}">'))
     assert row.rstrip(" |").endswith("**none**") or "| **none** |" in row
+
+
+def test_figure_scenarios_replay_on_the_seed(seed_binary):
+    """What a figure shows is what the driver does: each figure's scenario, run on the
+    compiled seed, gives exactly the trace the model predicted for the figure."""
+    from balloonspec.conformance.compare import first_divergence
+    from balloonspec.driver.userspace import run_scenario
+    from balloonspec.model.predict import predict
+
+    for f in figures.FIGURES.values():
+        sc = figures.scenario(f.scenario)
+        run = run_scenario(seed_binary, sc.to_script(), scenario_id=sc.id)
+        assert run.verdict == "ok", f.id
+        assert first_divergence(predict(sc).events, run.events) is None, f.id

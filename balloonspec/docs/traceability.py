@@ -483,7 +483,7 @@ def clause_trace(m: Matrix, c_functions: list[str]) -> str:
     """One paragraph for a spec clause about these C functions: lines, spec
     functions, decisions reached, invariants, findings, vectors (linking into
     traceability.md)."""
-    fs = [f for f in m.functions if f.name in c_functions]
+    fs = [f for name in c_functions for f in m.functions if f.name == name]
     if not fs:
         raise KeyError(f"no such C function: {c_functions}")
     parts = []
@@ -492,7 +492,7 @@ def clause_trace(m: Matrix, c_functions: list[str]) -> str:
         reached = sum(1 for o in outs if o.vectors)
         spec = ", ".join(f"[`{n}`]({link})" for n, link, _ in f.spec) or "none"
         parts.append(f"[`{f.name}`](traceability.md#{f.anchor}) (C {c_link(f.line, f.last + 1)}; spec {spec}; "
-                     f"{len(f.decisions)} decisions, {reached}/{len(outs)} outcomes reached by vectors)")
+                     f"decisions: {len(f.decisions)}, outcomes reached by vectors: {reached}/{len(outs)})")
     invs = sorted({i for f in fs for i in f.invariants}, key=list(CATALOGUE).index)
     finds = sorted({x for f in fs for x in f.findings})
     vs = sorted({v for f in fs for v in f.vectors})
