@@ -55,6 +55,7 @@ html_static_path = ["_static"]
 html_copy_source = False
 smartquotes = False  # C in prose: `size--` stays `size--`
 html_show_copyright = False
+html_show_sphinx = False
 suppress_warnings = ["misc.highlighting_failure"]
 '''
 
