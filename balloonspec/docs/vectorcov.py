@@ -109,10 +109,11 @@ def measure(vectors, driver: Path, *, jobs: int = 0,
 
     def one(v):
         cov = measure_one(v, builds[v.debugfs])
-        if not cov.error:
-            tmp = key(v).with_suffix(".tmp")
-            tmp.write_text(json.dumps(cov.to_json()))
-            tmp.rename(key(v))
+        if not cov.error:  # written whole or not at all, also with parallel writers
+            fd, tmp = tempfile.mkstemp(dir=cache, suffix=".tmp")
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(cov.to_json()))
+            os.replace(tmp, key(v))
         return cov
 
     with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
