@@ -519,5 +519,6 @@ def invariant_trace(m: Matrix, iid: str) -> str:
     lines = m.invariant_lines[iid]
     decs = [d for d in m.decisions if iid in d.invariants]
     vs = sorted({v for ln in lines for v in m.line_vectors.get(ln, [])})
-    return ("- Trace: decisions " + (", ".join(f"[{d.line}](traceability.md#{d.anchor})" for d in decs) or "none")
-            + f"; {len(vs)} vectors run its C lines.")
+    return ("- Trace: C " + (", ".join(c_link(ln) for ln in lines) or "none") + "; decisions "
+            + (", ".join(f"[{d.line}](traceability.md#{d.anchor})" for d in decs) or "none")
+            + f"; {len(vs)} vectors run these lines ([matrix](traceability.md#back-from-each-invariant)).")
