@@ -64,24 +64,26 @@ def _add_bench(sub):
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.bench", "cmd_bench")(a))
 
 
+def _add_setup(sub):
+    p = sub.add_parser("setup", help="install everything the tests need: setup-kernel's packages, "
+                                     "Graphviz and Chromium (apt)")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.setup", "cmd_setup")(a))
+
+
 def _add_setup_kernel(sub):
     p = sub.add_parser("setup-kernel", help="install QEMU, busybox and the Debian kernel image+headers")
     p.set_defaults(func=lambda a: _lazy("balloonspec.driver.kernel.setup", "cmd_setup")(a))
 
 
 def _add_docs(sub):
-    p = sub.add_parser("docs", help="regenerate the generated parts of specs/ from the model")
-    p.add_argument("--check", action="store_true", help="only report stale documents (exit 1 if any)")
-    p.set_defaults(func=_cmd_docs)
-
-
-def _cmd_docs(args) -> int:
-    from balloonspec.model import docs
-
-    names = docs.stale() if args.check else docs.regenerate()
-    for n in names:
-        print(f"{'stale' if args.check else 'rewrote'}: specs/{n}")
-    return EXIT_DIVERGENCE if (args.check and names) else EXIT_OK
+    p = sub.add_parser("docs", help="regenerate specs/ (tables, diagrams, figures, traceability); build the site")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--check", action="store_true", help="only report stale parts and figures (exit 1 if any)")
+    g.add_argument("--site", metavar="OUT", help="build the static review site into OUT (offline)")
+    g.add_argument("--figure", metavar="ID", help="print the data behind one figure")
+    g.add_argument("--scenario", metavar="NAME", help="print a figure's or witness's scenario as JSON "
+                                                      "(for `balloonspec run`)")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.docs.cli", "cmd_docs")(a))
 
 
 def _lazy(module: str, name: str):
@@ -94,7 +96,8 @@ def _lazy(module: str, name: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="balloonspec", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_check, _add_prove, _add_conform, _add_vectors, _add_run, _add_bench, _add_setup_kernel, _add_docs):
+    for add in (_add_check, _add_prove, _add_conform, _add_vectors, _add_run, _add_bench, _add_setup,
+                _add_setup_kernel, _add_docs):
         add(sub)
     return parser
 
