@@ -103,7 +103,7 @@ def missing_apis(stderr: str) -> list[str]:
             name = m.group("name") + ("." + m.group("member") if "member" in m.groupdict() else "")
             if name not in seen:
                 seen.add(name)
-                out.append(sentence.format(where=m.groupdict().get("where", ""), **m.groupdict()))
+                out.append(sentence.format(**{"where": "", **m.groupdict()}))
     return out
 
 
