@@ -50,12 +50,13 @@ FINDINGS: tuple[Finding, ...] = tuple(
 FINDING_OF_WITNESS = {w: f for f in FINDINGS for w in f.witnesses}
 
 
-def finding_shows(finding: Finding, events: list[tuple]) -> str | None:
-    """The finding's predicate (any of its witnesses' confirm) on a trace: what it sees, or None."""
+def finding_shows(finding: Finding, events: list[tuple], trace_of: str | None = None) -> str | None:
+    """The finding's predicate (any of its witnesses' confirm) on a trace (of the
+    witness vector `trace_of`, if it is one): what it sees, or None."""
     for w in finding.witnesses:
         shows = confirm(w, events)
         if shows:
-            return shows if len(finding.witnesses) == 1 else f"{shows} (predicate of {w})"
+            return shows if w == trace_of or len(finding.witnesses) == 1 else f"{shows} (predicate of {w})"
     return None
 
 
@@ -65,7 +66,7 @@ def witness_check(vector_id: str, events: list[tuple], finished: bool) -> dict |
         return None
     finding = FINDING_OF_WITNESS[vector_id]
     try:
-        shows = finding_shows(finding, events)
+        shows = finding_shows(finding, events, trace_of=vector_id)
     except Exception as e:  # a predicate must not turn a strange trace into a crash
         return {"finding": finding.id, "shows": None, "finished": False,
                 "note": f"predicate failed: {type(e).__name__}: {e}"}

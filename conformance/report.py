@@ -229,6 +229,8 @@ def describe_build_error(e: dict) -> str:
 
 
 def describe_findings(findings: list[dict]) -> str:
+    if all(f["status"] == "unknown" and "not in this run" in f["evidence"] for f in findings):
+        return "documented findings (specs/findings.md): not judged, no witness vector (wit-*) in this run"
     width = max(len(f["id"]) for f in findings)
     lines = ["documented findings (specs/findings.md) in this build:"]
     for f in findings:

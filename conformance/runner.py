@@ -76,7 +76,7 @@ class VectorResult:
         return "divergence" if self.divergence else "monitor"
 
     def to_json(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, [], "", False)}
+        return {k: v for k, v in self.__dict__.items() if v is not None and v is not False and v != [] and v != ""}
 
 
 def cycles_of(events: list[tuple]) -> int:
