@@ -56,7 +56,7 @@ def conform(driver: Path, *, vectors_dir: Path, level: str, jobs: int, json_path
     from balloonspec.conformance.report import (Report, describe_build_error, describe_exploration,
                                                 describe_result)
     from balloonspec.conformance.runner import VectorResult, run_vectors
-    from balloonspec.driver.build import BuildError, build_driver
+    from balloonspec.driver.build import BuildError, build_driver, build_warnings
 
     vecs, bad = V.load_dir(vectors_dir)
     if not vecs and not bad:
@@ -67,7 +67,7 @@ def conform(driver: Path, *, vectors_dir: Path, level: str, jobs: int, json_path
 
     builds: dict[bool, Path] = {}
     try:  # every configuration up front: a compile error is one clear error, not one per vector
-        for debugfs in sorted({v.debugfs for v in vecs}, reverse=True):
+        for debugfs in sorted({v.debugfs for v in vecs} | ({True} if explore else set()), reverse=True):
             builds[debugfs] = build_driver(driver, debugfs=debugfs, sanitize=sanitize, coverage=coverage)
             if coverage:
                 from balloonspec.conformance.coverage import reset
@@ -80,8 +80,6 @@ def conform(driver: Path, *, vectors_dir: Path, level: str, jobs: int, json_path
             report.write_junit(junit_path)
         print(describe_build_error(report.build_error), file=sys.stderr)
         return report, report.exit_code
-    from balloonspec.driver.build import build_warnings
-
     warnings = build_warnings(next(iter(builds.values()))) if builds else ""
     if warnings:
         report.extra["build_warnings"] = warnings
@@ -95,7 +93,7 @@ def conform(driver: Path, *, vectors_dir: Path, level: str, jobs: int, json_path
     if explore and not report.not_run:
         from balloonspec.conformance.explore import explore_driver
 
-        report.explore = explore_driver(builds.get(True) or next(iter(builds.values())), driver, n=explore,
+        report.explore = explore_driver(builds[True], driver, n=explore,
                                         seed=seed, level=level, timeout=timeout,
                                         save_dir=save_regressions or DEFAULT_REGRESSIONS)
     if coverage:
