@@ -18,8 +18,23 @@ def _add_prove(sub):
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_prove")(a))
 
 
+def _add_limits(p):
+    """Run-time limits shared by conform and check."""
+    p.add_argument("--timeout", metavar="S", type=float, default=None,
+                   help="time limit of every driver run in seconds (default: from the vector's predicted "
+                        "work: 3 s plus 25 us per predicted event and 10 ms per work cycle); a run over it "
+                        "is a hang")
+    p.add_argument("--max-failures", metavar="N", type=int, default=None,
+                   help="stop starting vectors after N failed; the rest are reported as not run")
+    p.add_argument("--jobs", "-j", type=int, default=0, help="parallel driver runs (default: CPU count)")
+
+
 def _add_conform(sub):
-    p = sub.add_parser("conform", help="run vectors against a driver build and compare with the spec")
+    p = sub.add_parser("conform", help="run vectors against a driver build and compare with the spec",
+                       epilog="Exit codes: 0 pass, 1 fail (a vector or an explored scenario failed, or the run "
+                              "stopped at --max-failures), 2 error (the driver does not compile, a vector is "
+                              "malformed or stale against the installed spec). The summary line, the JSON "
+                              "verdict and the exit code always agree.")
     p.add_argument("--driver", metavar="SRC.c", help="driver source (default: the seed)")
     p.add_argument("--module", metavar="PATH.ko", help="a built module (kernel backend, protocol level)")
     p.add_argument("--backend", choices=["userspace", "kernel"], default="userspace")
@@ -27,11 +42,14 @@ def _add_conform(sub):
     p.add_argument("--vectors", metavar="DIR", help="vector directory (default: the shipped set)")
     p.add_argument("--explore", metavar="N", type=int, default=0, help="also run N Hypothesis scenarios")
     p.add_argument("--seed", metavar="S", type=int, default=0, help="seed of the exploration")
+    p.add_argument("--save-regressions", metavar="DIR", default=None,
+                   help="where exploration saves the shrunk failing scenario as a regression vector "
+                        "(default: ./balloonspec-regressions)")
     p.add_argument("--json", metavar="FILE")
     p.add_argument("--junit", metavar="FILE")
     p.add_argument("--coverage", action="store_true", help="measure line/branch coverage of the driver (gcov)")
     p.add_argument("--sanitize", action="store_true", help="run an ASan+UBSan build of the driver")
-    p.add_argument("--jobs", "-j", type=int, default=0, help="parallel driver runs (default: CPU count)")
+    _add_limits(p)
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_conform")(a))
 
 
@@ -53,6 +71,7 @@ def _add_check(sub):
     p = sub.add_parser("check", help="the main job: prove, then conform the driver, one summary")
     p.add_argument("--driver", metavar="SRC.c", help="driver source (default: the seed)")
     p.add_argument("--json", metavar="FILE")
+    _add_limits(p)
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_check")(a))
 
 
