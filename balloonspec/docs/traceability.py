@@ -11,7 +11,7 @@ reaches from its own run of the gcov coverage build (balloonspec/docs/vectorcov.
 
 Outcomes of a decision come from gcov's branch arcs on its condition's lines:
 two arcs per condition. Which arc is "true" is a property of gcc's code at
--O0: the fall-through arc, except for a `for` loop's test and the left
+-O0: the fall-through arc, except for a loop's test and the left
 operands of `||`, where it is the jump. tests/test_docs_site.py checks this
 rule against line counts on the seed (the true arc's count equals the count
 of the first line the true outcome runs).
@@ -170,7 +170,7 @@ def _split(cond: str) -> tuple[str, list[str]]:
 
 
 def _true_is_jump(kinds: list[str], op: str, j: int, n: int) -> bool:
-    if "for" in kinds or "while" in kinds:
+    if "for" in kinds or "while" in kinds or "do-while" in kinds:
         return True
     return op == "||" and j < n - 1
 
