@@ -35,6 +35,7 @@ class Check:
     wall_s: float = 0.0  # both sides, run in parallel
     backdoor_calls: int = 0
     events: int = 0
+    matches_vector: bool = True  # the traces equal the vector's expectation (the spec's, for the seed)
     divergence: str = ""
     message: str = ""
 
@@ -93,6 +94,7 @@ def check_one(source: Path, vector: Vector, binary: Path) -> Check:
         return res
     res.events = len(pred.events)
     res.backdoor_calls = sum(1 for e in pred.events if e[0] == Kind.BACKDOOR)
+    res.matches_vector = pred.events == vector.expected
     div = first_divergence(run.events, pred.events)
     if div is not None:
         res.status = "differs"

@@ -109,13 +109,39 @@ class KernelState:
 
 
 def concrete(ops, v, what: str) -> int:
-    """A value the kernel needs as a number (a flag word, a delay)."""
+    """A value the kernel needs as a number (a flag word, a delay). A
+    symbolic value that can only be one of a few constants (``c ? A : B``)
+    is split into cases through ``ops.cond``, so the path oracle explores each."""
     if isinstance(v, int):
         return v
     try:
         return ops.as_int(v)
     except ValueError:
-        raise Unsupported(f"{what} that is not a constant: {v}") from None
+        pass
+    leaves = _ite_leaves(v)
+    if leaves is None:
+        raise Unsupported(f"{what} that is not a constant: {v}")
+    for k in leaves[:-1]:
+        if ops.cond(ops.eq(v, ops.u64(k) if v.size() == 64 else ops.u32(k))):
+            return k
+    return leaves[-1]
+
+
+def _ite_leaves(term) -> list[int] | None:
+    """The constants a nest of Z3 ``If`` terms can take, or None."""
+    import z3
+
+    out, stack = [], [z3.simplify(term)]
+    while stack:
+        t = stack.pop()
+        if z3.is_bv_value(t):
+            if t.as_long() not in out:
+                out.append(t.as_long())
+        elif z3.is_app_of(t, z3.Z3_OP_ITE):
+            stack += [t.arg(2), t.arg(1)]
+        else:
+            return None
+    return out
 
 
 def nonnull(ops, p):

@@ -496,9 +496,11 @@ class FunctionLowering:
         self.scopes[-1][n.name] = Local(slot, ty)
         lv = SlotLV(ty, slot)
         if isinstance(ty, T.Struct):
+            if ty.tag in ("page", "list_head"):
+                raise self.unsupported(f"a local {ty} (the kernel's objects are the kernel's)", n)
             cls = self.ns.struct_class_name(ty)
-            self.emit(f"L[{slot}] = {cls}.fresh(ops)" if ty.tag not in ("page", "list_head")
-                      else f"L[{slot}] = {cls}()")
+            # an initialiser list zeroes the members it does not name
+            self.emit(f"L[{slot}] = {cls}.{'zero' if n.init is not None else 'fresh'}(ops)")
         if n.init is not None:
             self.initialise(lv, ty, n.init)
 
