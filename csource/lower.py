@@ -594,6 +594,8 @@ class FunctionLowering:
         self.at(n.cond)
         self.start(test)
         c = self.cond_code(n.cond)
+        if c == "ops.false":  # do { ... } while (0): a statement macro, no loop
+            self.loops = [lp for lp in self.loops if lp.head != body]
         self.emit(f"if ops.cond({c}): return {body}")
         self.jump(out)
         self.start(out)

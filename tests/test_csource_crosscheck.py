@@ -57,3 +57,15 @@ def test_mutant_interpreted_equals_compiled(mutant, tmp_path):
         assert shows == [], f"{mutant.id} is equivalent to the seed, yet its trace differs on {shows}"
     else:  # the interpreter ran the mutant's behaviour, not the seed's
         assert shows, f"{mutant.id}: no checked vector shows it"
+
+
+def test_a_vendor_variant_runs_as_the_seed(tmp_path, seed_builds):
+    """CRLF line endings, `inl (%%dx)` and changed comments: the same behaviour,
+    interpreted and compiled."""
+    text = SEED_DRIVER.read_text().replace("inl %%dx", "inl (%%dx)").replace(
+        "/* inform monitor */", "/* tell the\n\t * monitor */")
+    variant = tmp_path / "vendor.c"
+    variant.write_bytes(text.replace("\n", "\r\n").encode())
+    summary = crosscheck(variant, [v for v in VECTORS if v.id in MUTANT_VECTORS[:6]])
+    assert [c.status for c in summary.checks] == ["same"] * 6
+    assert all(c.matches_vector for c in summary.checks)

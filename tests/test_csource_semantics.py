@@ -115,3 +115,26 @@ def test_random_expressions_agree_with_gcc(which, tmp_path):
     got = _interpreted(source, names, which)
     bad = [(n, got[n], native[n]) for n in names if got[n] != native[n]]
     assert not bad, f"{len(bad)} differ, first: {bad[0]}\n" + source.read_text().split(f"e_{bad[0][0][2:]}(void)")[1][:600]
+
+
+FORMATS = [  # (format, value, C type of the promoted argument)
+    ("%8d", 0x80000000, T.UINT), ("%8d", 5, T.UINT), ("%u", -1, T.INT), ("%4u", 7, T.UINT),
+    ("%4u", 123456, T.UINT), ("%ld", -3, T.LONG), ("%ld", 1 << 63, T.ULONG), ("%lx", 0xDEADBEEF12, T.ULONG),
+    ("%lu", 1 << 40, T.ULONG), ("%x", 255, T.INT), ("%-5d|", 42, T.INT), ("%05d", -42, T.INT),
+    ("%+d", 3, T.INT), ("%c", 65, T.INT), ("%.3d", 7, T.INT), ("%#x", 255, T.UINT), ("%%d %d", 1, T.INT),
+]
+
+
+def test_printf_formats_as_glibc(tmp_path):
+    from balloonspec.csource.printf import format_c
+
+    ctype = {T.UINT: "unsigned int", T.INT: "int", T.LONG: "long", T.ULONG: "unsigned long"}
+    main = tmp_path / "fmt.c"
+    main.write_text("#include <stdio.h>\nint main(void) {\n" + "".join(
+        f'printf("%s\\n", ""); printf("{f}", ({ctype[t]}){v if v >= 0 else f"({v})"}ULL);\n'
+        .replace("ULL)", ")") for f, v, t in FORMATS) + 'printf("\\n"); return 0; }\n')
+    exe = tmp_path / "fmt"
+    subprocess.run(["gcc", "-w", "-o", str(exe), str(main)], check=True)
+    native = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split("\n")[1:]
+    got = [format_c(f, [(v, t)]) for f, v, t in FORMATS]
+    assert got == native[:len(FORMATS)]
