@@ -45,6 +45,8 @@ class Uninit:
         raise DriverFault("use of an uninitialised variable")
 
     def __getattr__(self, name):
+        if name.startswith("__"):  # Python's protocols (copy, pickle) ask for these
+            raise AttributeError(name)
         self._fail()
 
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __and__ = __rand__ = _fail
@@ -54,6 +56,9 @@ class Uninit:
 
     def __repr__(self) -> str:
         return "<uninitialised>"
+
+    def __reduce__(self):  # copies and pickles are the one UNINIT
+        return "UNINIT"
 
 
 UNINIT = Uninit()
