@@ -67,6 +67,22 @@ def _add_run(sub):
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_run")(a))
 
 
+def _add_interpret(sub):
+    p = sub.add_parser("interpret", help="run one scenario (or vector) on the interpreted C and print its trace")
+    p.add_argument("scenario", metavar="SCENARIO.json")
+    p.add_argument("--driver", metavar="SRC.c", help="driver source (default: the seed)")
+    p.add_argument("--no-debugfs", action="store_true", help="a build without CONFIG_DEBUG_FS")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.csource.commands", "cmd_interpret")(a))
+
+
+def _add_crosscheck(sub):
+    p = sub.add_parser("crosscheck", help="the interpreted C against the compiled C, event for event, on vectors")
+    p.add_argument("--driver", metavar="SRC.c", help="driver source (default: the seed)")
+    p.add_argument("--vectors", metavar="DIR", help="vector directory (default: the shipped set)")
+    p.add_argument("--json", metavar="FILE")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.csource.commands", "cmd_crosscheck")(a))
+
+
 def _add_check(sub):
     p = sub.add_parser("check", help="the main job: prove, then conform the driver, one summary")
     p.add_argument("--driver", metavar="SRC.c", help="driver source (default: the seed)")
@@ -115,8 +131,8 @@ def _lazy(module: str, name: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="balloonspec", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_check, _add_prove, _add_conform, _add_vectors, _add_run, _add_bench, _add_setup,
-                _add_setup_kernel, _add_docs):
+    for add in (_add_check, _add_prove, _add_conform, _add_vectors, _add_run, _add_interpret, _add_crosscheck,
+                _add_bench, _add_setup, _add_setup_kernel, _add_docs):
         add(sub)
     return parser
 
