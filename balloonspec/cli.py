@@ -15,6 +15,8 @@ def _add_prove(sub):
     p = sub.add_parser("prove", help="prove the invariant catalogue with Z3")
     p.add_argument("--json", metavar="FILE", help="write the JSON report here")
     p.add_argument("--only", metavar="ID", action="append", help="run only these invariant ids")
+    p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all CPUs)")
+    p.add_argument("--explain", metavar="ID", help="per obligation of ID: hypotheses, a satisfying example, C lines")
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_prove")(a))
 
 

@@ -5,8 +5,11 @@
 - trace_calls_per_s: the same workload with full trace capture;
 - conform_calls_per_s: end to end: the model's prediction, the driver run (a
   new process, trace decoding included), the comparison and the monitors;
-- kernel_calls_per_s (with --kernel): through the in-kernel backend's interception.
-Each rate is the best of REPEATS, so that a busy moment does not decide it.
+- kernel_calls_per_s (with --kernel): through the in-kernel backend's interception;
+- prove_seconds: the cold wall time of `balloonspec prove` (the whole catalogue,
+  a fresh process, all CPUs; prove_jobs says how many), and prove_cpu_seconds.
+Each rate is the best of REPEATS, so that a busy moment does not decide it
+(prove_seconds is one run: it takes tens of seconds).
 """
 from __future__ import annotations
 
@@ -91,6 +94,23 @@ def measure_scale() -> dict:
     }
 
 
+def measure_prove() -> dict:
+    """`balloonspec prove` in a fresh process: cold wall time, CPU time, verdict."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "prove.json"
+        t = time.perf_counter()
+        p = subprocess.run([sys.executable, "-m", "balloonspec.model.proofs.run", "--json", str(out)],
+                           capture_output=True, text=True)
+        wall = time.perf_counter() - t
+        report = json.loads(out.read_text()) if out.exists() else {}
+    return {"prove_seconds": round(wall, 2), "prove_jobs": report.get("jobs"),
+            "prove_cpu_seconds": round(report.get("cpu_seconds", 0) + report.get("cpu_seconds_workers", 0), 2),
+            "prove_verdict": report.get("verdict", f"error (exit {p.returncode})")}
+
+
 def measure(kernel: bool = False, scale: bool = False) -> dict:
     binary = build_driver(SEED_DRIVER)
     scenario = workload()
@@ -107,6 +127,7 @@ def measure(kernel: bool = False, scale: bool = False) -> dict:
         "trace_over_floor": round(trace / floor, 3),
         "conform_over_floor": round(conform / floor, 3),
     }
+    out.update(measure_prove())
     if scale:
         out.update(measure_scale())
     if kernel:

@@ -28,13 +28,17 @@ def _driver_path(arg: str | None) -> Path:
 
 
 def cmd_prove(args) -> int:
-    from balloonspec.model.proofs.run import exit_code, format_table, run_catalogue
+    from balloonspec.model.proofs.run import exit_code, format_explain, format_table, run_catalogue
 
+    explain = getattr(args, "explain", None)
+    ids = args.only or ([explain] if explain else None)
     try:
-        report = run_catalogue(ids=args.only)
+        report = run_catalogue(ids=ids, jobs=getattr(args, "jobs", None))
     except Exception as e:  # the prover itself failed: an error, not a verdict
         return _err(f"prove failed: {type(e).__name__}: {e}")
     print(format_table(report))
+    if explain:
+        print("\n" + format_explain(report, explain))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1, default=str) + "\n")
     return exit_code(report)

@@ -1,13 +1,17 @@
 """Solver-chosen coverage goals: every feasible path of the model's step functions.
 
-``feasible_paths()`` runs each tracked function of model/algorithm.py with
-``symbolic.explore`` from a symbolic state constrained by the proven state
-invariants (specs/invariants.md) and the loop invariants of the loop it is a
-step of, so a path that only an impossible state could take is not a goal.
-``covered_paths(vectors)`` runs the same functions *interpreted*
-(``predict(..., interpreted=True)``) over the vectors' scenarios and records,
-for every call of a tracked function, the outcomes of its decisions.
-``report()`` compares the two.
+``feasible_paths()`` runs each tracked function of model/algorithm.py on the
+symbolic engine (model/symbolic/) from a state the proofs guarantee: a state
+between two work cycles satisfying the cycle invariant
+(model/proofs/cycle.py), or, for a loop's step function, any state at the
+head of its loop satisfying the loop invariant registered for it
+(model/proofs/loops.py, put there by the engine's ``head_state``). So a path
+that only an impossible state could take is not a goal. The loops the
+runners meet are summarised by the same invariants (the engine's
+``Summarise`` policy), exactly as in the proofs. ``covered_paths(vectors)``
+runs the same functions *interpreted* (``predict(..., interpreted=True)``)
+over the vectors' scenarios and records, for every call of a tracked
+function, the outcomes of its decisions. ``report()`` compares the two.
 
 What a path is
 --------------
@@ -17,29 +21,29 @@ C: the clamps of the rate rules), evaluated while the function runs. A
 function's path is the tuple of the outcomes of every decision it evaluated, in
 order, including those of the functions it calls (``check_status`` is covered
 through its callers), except the calls in ``OPAQUE`` (``inflate``, ``deflate``,
-``pop``, ``reset``: loops or sub-steps with their own goals), which the symbolic
-run replaces by a stub with the same effect on what the caller reads next.
-Both runs record *every* decision, including one the solver finds forced on a
-path (symbolically a condition that simplifies to a constant is not a
-``Path.decisions`` entry; it is recorded here all the same), so the outcome
-tuple of a path identifies it both ways: it determines ``Path.decisions`` and
-is determined by it. A Python-level decision that is no ``ops`` operation is a
-*pseudo-decision* recorded at the function's entry (``deflate_end``: whether
-deflate returned early).
+``pop``, ``reset``: loops or sub-steps with their own goals): their decisions
+are not the caller's, and the symbolic runs in which they took different
+paths are one goal of the caller (its condition the disjunction). Both runs
+record *every* decision, including one the solver finds forced on a path
+(symbolically a condition that simplifies to a constant is no branch; it is
+recorded here all the same), so the outcome tuple of a path identifies it
+both ways.
 
 Environment assumptions (specs/invariants.md, host "any", allocator "any"):
 the host answers in 32-bit registers (status and result < 2^32); PFNs and
-totalram are any 64-bit values.
+totalram are any 64-bit values; a page the allocator returns is on none of
+the driver's lists.
 """
 from __future__ import annotations
 
+import inspect
 import linecache
 import re
 import sys
 import time
 import types
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import z3
@@ -48,8 +52,13 @@ from balloonspec.model import algorithm as A
 from balloonspec.model import constants as C
 from balloonspec.model import predict as P
 from balloonspec.model.ops import ConcreteOps
+from balloonspec.model.proofs import cycle as CY
+from balloonspec.model.proofs import loops as LOOPS
 from balloonspec.model.state import Balloon, DeflateLoop, InflateLoop, PopLoop
-from balloonspec.model.symbolic import SymbolicEnv, explore
+from balloonspec.model.symbolic import (Ghost, Policy, RecordingOps, SymbolicEnv, explore, frame, head_state,
+                                        merged_call)
+from balloonspec.model.symbolic.concretise import solve as _solve, value
+from balloonspec.model.symbolic.loops import assume_list_facts
 
 OPAQUE = ("inflate", "deflate", "pop", "reset")  # callees whose decisions are not the caller's
 
@@ -102,56 +111,6 @@ def _recording_concrete(frames: _Frames) -> ConcreteOps:
     return ops
 
 
-def _site() -> tuple[str, str, int]:
-    """(file, function, line) of the code that called cond/ite/umin/umax."""
-    f = sys._getframe(2)
-    return (f.f_code.co_filename, f.f_code.co_name, f.f_lineno)
-
-
-class _RecZ3:
-    """Z3Ops (with the explore oracle) whose decisions, selections included, are logged."""
-
-    def __init__(self, inner) -> None:
-        self._inner = inner
-        self.log: list[tuple[tuple[str, str, int], bool]] = []
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
-
-    def assume(self, c) -> None:
-        """Add an invariant to the path condition (before any branch reads it):
-        explore's oracle decides every later branch under it, and it is part
-        of the returned Path.condition."""
-        self._inner.oracle.assume(c)
-
-    def decide(self, c, site) -> bool:
-        r = self._inner.cond(c)
-        self.log.append((site, bool(r)))
-        return r
-
-    def cond(self, c):
-        return self.decide(c, _site())
-
-    def ite(self, c, a, b):
-        return a if self.decide(c, _site()) else b
-
-    def umin(self, a, b):
-        return a if self.decide(z3.ULT(a, b), _site()) else b
-
-    def umax(self, a, b):
-        return a if self.decide(z3.UGT(a, b), _site()) else b
-
-
-class _Env32(SymbolicEnv):
-    """SymbolicEnv whose host answers in 32-bit registers."""
-
-    def backdoor(self, cmd, arg):
-        status, result = super().backdoor(cmd, arg)
-        self.ops.assume(z3.ULT(status, 1 << 32))
-        self.ops.assume(z3.ULT(result, 1 << 32))
-        return status, result
-
-
 # -- the algorithm, cloned with wrappers or stubs ----------------------------------------------
 def _functions() -> dict[str, types.FunctionType]:
     """The functions of model/algorithm.py as the module holds them now
@@ -173,184 +132,175 @@ def _clone(wrap: Callable[[str, types.FunctionType], Callable]) -> types.SimpleN
 
 
 # -- symbolic harnesses -----------------------------------------------------------------------
-def _u32(v):
-    return z3.BitVecVal(v, 32)
+class _Call:
+    """A tracked call in progress (symbolic): its decision log, the state its
+    arguments had on entry (leaf path -> term), the env calls before it."""
+
+    __slots__ = ("name", "log", "ctx", "env", "calls0", "point", "calls")
+
+    def __init__(self, name, ctx, env) -> None:
+        self.name, self.log, self.ctx, self.env = name, [], ctx, env
+        self.calls0 = len(env.calls) if env is not None else 0
+        self.point, self.calls = None, []
 
 
-def _between(x, lo, hi):
-    return z3.And(z3.UGE(x, _u32(lo)), z3.ULE(x, _u32(hi)))
+class _SymFrames:
+    """The symbolic counterpart of _Frames: logs of the tracked calls in
+    progress; finished calls in ``done``."""
+
+    def __init__(self) -> None:
+        self.stack: list = []
+        self.done: list[_Call] = []
+
+    def active(self) -> bool:
+        return bool(self.stack) and self.stack[-1] is not None
+
+    def record(self, site, outcome, cond) -> None:
+        for fr in reversed(self.stack):
+            if fr is None:
+                return
+            fr.log.append((site, outcome, cond))
 
 
-def _balloon(ops) -> Balloon:
-    """A symbolic struct vmballoon between two steps of a loaded driver.
+def _symbolic_clone(frames: _SymFrames, tracked) -> types.SimpleNamespace:
+    def wrap(name, c):
+        opaque, is_tracked = name in OPAQUE, name in tracked
+        if not (opaque or is_tracked):
+            return c
+        params = list(inspect.signature(c).parameters)[1:]
+        stack = frames.stack
 
-    RATE-ALLOC-BOUNDS, RATE-FREE-BOUNDS, SLOW-CYCLES-BOUND, REFUSED-BOUND
-    (n_refused_pages < MAX_REFUSED, the length of the refused list), size =
-    the length of b->pages (the lists are abstract; a harness that walks one
-    gives it a symbolic head and size >= 1); PAGES-PFN-32 for listed pages."""
+        def w(ops, *args, **kw):
+            if opaque and not is_tracked:  # its paths are one step of the caller's
+                return merged_call(ops, c, *args, **kw)
+            depth = len(stack)
+            fr = None
+            if is_tracked:
+                roots = {p: a for p, a in zip(params, args) if frame.is_state(a)}
+                env = next((a for a in args if isinstance(a, SymbolicEnv)), None)
+                fr = _Call(name, frame.leaf_values(roots), env)
+                stack.append(fr)
+            try:
+                r = c(ops, *args, **kw)
+            except BaseException:
+                del stack[depth:]
+                raise
+            del stack[depth:]
+            if fr is not None:
+                fr.point = ops.oracle.point()
+                fr.calls = list(fr.env.calls[fr.calls0:]) if fr.env is not None else []
+                frames.done.append(fr)
+            return r
+
+        w.__name__, w.__wrapped__ = name, c  # inspect.signature sees the spec's parameters
+        return w
+
+    return _clone(wrap)
+
+
+def _env(ops, b, ghost=None) -> SymbolicEnv:
+    return SymbolicEnv(ops, b=b, policy=Policy(), ghost=ghost or Ghost.fresh("host."))
+
+
+def _cycle_state(ops):
+    """A symbolic struct vmballoon between two work cycles: the cycle invariant
+    (model/proofs/cycle.py; host "any"), what holds of any list."""
     b = Balloon.symbolic(ops)
-    ops.assume(_between(b.rate_alloc, C.VMW_BALLOON_RATE_ALLOC_MIN, C.VMW_BALLOON_RATE_ALLOC_MAX))
-    ops.assume(_between(b.rate_free, C.VMW_BALLOON_RATE_FREE_MIN, C.VMW_BALLOON_RATE_FREE_MAX))
-    ops.assume(z3.ULE(b.slow_allocation_cycles, _u32(C.VMW_BALLOON_SLOW_CYCLES)))
-    ops.assume(z3.ULT(b.n_refused_pages, _u32(C.VMW_BALLOON_MAX_REFUSED)))
-    return b
+    env = _env(ops, b)
+    for label, f in CY.start_hypotheses(b, env.ghost, env.policy):
+        ops.assume(f, label)
+    assume_list_facts(ops.oracle, {"b": b})
+    return b, env
 
 
-def _with_head(ops, b: Balloon, which: str = "pages"):
-    pfn = ops.var64(f"{which}.head")
-    ops.assume(z3.ULT(pfn, 1 << 32))  # PAGES-PFN-32
-    getattr(b, which).append(pfn)
-    if which == "pages":
-        ops.assume(z3.UGE(b.size, _u32(1)))
-    else:
-        ops.assume(z3.UGE(b.n_refused_pages, _u32(1)))
-    return pfn
+def _h_init(ops, F, pol):
+    b = Balloon(ops)  # the static is zeroed at the first load
+    F.init(ops, b, _env(ops, b))
 
 
-def _inflate_loop(ops, b: Balloon) -> InflateLoop:
-    """inflate's locals at the start of an attempt: i < goal (the loop test),
-    i <= rate (i++ only below rate), allocations = i mod (YIELD_THRESHOLD + 1)
-    (one per for iteration, back to 0 past the threshold), rate = rate_alloc
-    once sleeping, else what inflate_begin chose; sleeping only after a NOSLEEP
-    failure at an earlier i set slow_allocation_cycles = SLOW_CYCLES. These are
-    loop invariants read off the code (the catalogue's inflate loop lemma
-    proves the ones it needs); ``report()["unexpected"]`` would show a call
-    the vectors reach outside them."""
-    lv = InflateLoop.symbolic(ops)
-    ops.assume(z3.ULT(lv.i, lv.goal))
-    ops.assume(z3.ULE(lv.i, lv.rate))
-    # allocations counts the for iterations done, back to 0 past YIELD_THRESHOLD
-    ops.assume(lv.allocations == z3.URem(lv.i, _u32(C.VMW_BALLOON_YIELD_THRESHOLD + 1)))
-    nosleep_rate = z3.If(b.slow_allocation_cycles != 0, b.rate_alloc, _u32(C.VMW_BALLOON_NOSLEEP_ALLOC_MAX))
-    ops.assume(lv.rate == z3.If(lv.can_sleep, b.rate_alloc, nosleep_rate))
-    ops.assume(z3.Implies(lv.can_sleep, b.slow_allocation_cycles == _u32(C.VMW_BALLOON_SLOW_CYCLES)))
-    ops.assume(z3.Implies(lv.can_sleep, z3.UGE(lv.i, _u32(1))))  # the failed NOSLEEP attempt used an i
-    return lv
-
-
-def _h_inflate_begin(ops, F):
-    F.inflate_begin(ops, _balloon(ops))
-
-
-def _h_inflate_attempt(ops, F):
-    b = _balloon(ops)
-    lv = _inflate_loop(ops, b)
-    F.inflate_attempt(ops, b, lv, _Env32(ops))
-
-
-def _h_inflate_end(ops, F):
-    b = _balloon(ops)
-    lv = InflateLoop.symbolic(ops)
-    err = lv.error
-    ops.assume(z3.Or(err == _u32(0), err == _u32(-C.ENOMEM), err == _u32(-C.EIO)))
-    ops.assume(z3.ULE(lv.i, lv.rate))
-    ops.assume(z3.Or(lv.rate == b.rate_alloc, lv.rate == _u32(C.VMW_BALLOON_NOSLEEP_ALLOC_MAX)))
-    F.inflate_end(ops, b, lv)
-
-
-def _h_release_refused_one(ops, F):
-    b = _balloon(ops)
-    _with_head(ops, b, "refused_pages")
-    F.release_refused_one(ops, b, _Env32(ops))
-
-
-def _h_deflate_begin(ops, F):
-    b = _balloon(ops)
-    ops.assume(z3.UGT(b.size, b.target))  # work deflates only when size > target
-    F.deflate_begin(ops, b)
-
-
-def _h_deflate_release(ops, F):
-    """deflate's walk: i < goal <= min(size0 - target, rate_free), size = size0 - i."""
-    b = _balloon(ops)
-    _with_head(ops, b)
-    dl = DeflateLoop(ops.var32("dl.goal"), ops.var32("dl.i"))
-    ops.assume(z3.ULT(dl.i, dl.goal))
-    ops.assume(z3.ULE(dl.goal, b.rate_free))
-    ops.assume(z3.UGT(b.size, b.target))
-    ops.assume(z3.ULE(dl.goal - dl.i, b.size - b.target))
-    F.deflate_release(ops, b, dl, _Env32(ops))
-
-
-def _h_deflate_end(ops, F):
-    b = _balloon(ops)
-    returned = ops.decide(z3.Bool("dl.returned"), PSEUDO_SITE)
-    F.deflate_end(ops, b, DeflateLoop(ops.var32("dl.goal"), ops.var32("dl.i"), returned))
-
-
-def _h_pop_one(ops, F):
-    b = _balloon(ops)
-    _with_head(ops, b)
-    pl = PopLoop(ops.var32("pl.count"))
-    ops.assume(z3.ULT(pl.count, b.rate_free))  # count is reset once it reaches rate_free
-    F.pop_one(ops, b, pl, _Env32(ops))
-
-
-def _h_send(name: str, pfn: bool = False):
-    def h(ops, F):
-        b = _balloon(ops)
-        args = ()
-        if pfn:
-            p = ops.var64("pfn")
-            ops.assume(z3.ULT(p, 1 << 32))  # only listed pages are unlocked (PAGES-PFN-32)
-            args = (p,)
-        getattr(F, name)(ops, b, _Env32(ops), *args)
+def _h_runner(name: str, size_vs_target=None):
+    def h(ops, F, pol):
+        b, env = _cycle_state(ops)
+        if size_vs_target == "below":
+            ops.assume(z3.ULT(b.size, b.target), "inflate runs below the target")
+        elif size_vs_target == "above":
+            ops.assume(z3.UGT(b.size, b.target), "deflate runs above the target")
+        fn = getattr(F, name)
+        # a runner run for the sake of a step function inside it: the runner
+        # itself, not merged (a tracked function keeps its recording wrapper)
+        (inspect.unwrap(fn) if size_vs_target else fn)(ops, b, env)
     return h
 
 
-def _h_init(ops, F):
-    F.init(ops, Balloon(ops), _Env32(ops))  # the static is zeroed at the first load
+def _h_send(name: str, pfn: bool = False):
+    def h(ops, F, pol):
+        b, env = _cycle_state(ops)
+        args = ()
+        if pfn:
+            p = ops.var64("pfn")
+            ops.assume(z3.ULT(p, 1 << 32), "only listed pages are unlocked (PAGES-PFN-32)")
+            args = (p,)
+        getattr(F, name)(ops, b, env, *args)
+    return h
 
 
-def _h_exit(ops, F):
-    F.exit(ops, _balloon(ops), _Env32(ops))
+def _h_begin(name: str, size_vs_target: str):
+    def h(ops, F, pol):
+        b, env = _cycle_state(ops)
+        if size_vs_target == "below":
+            ops.assume(z3.ULT(b.size, b.target), "inflate runs below the target")
+        else:
+            ops.assume(z3.UGT(b.size, b.target), "deflate runs above the target")
+        getattr(F, name)(ops, b)
+    return h
 
 
-def _h_work(ops, F):
-    """One cycle: REFUSED-EMPTY-AT-END (no refused page between cycles)."""
-    b = _balloon(ops)
-    ops.assume(b.n_refused_pages == _u32(0))
-    F.work(ops, b, _Env32(ops))
+# loop name -> (test, step, the loop's locals)
+LOOP_STEPS = {
+    "inflate": ("inflate_continues", "inflate_attempt", lambda ops: InflateLoop.symbolic(ops, "e.lv.")),
+    "release_refused": ("refused_continues", "release_refused_one", None),
+    "deflate": ("deflate_continues", "deflate_release", lambda ops: DeflateLoop.symbolic(ops, "e.dl.")),
+    "pop": ("pop_continues", "pop_one", lambda ops: PopLoop.symbolic(ops, "e.pl.")),
+}
 
 
-def _stub_pop(ops, b, env):  # vmballoon_pop empties the balloon
-    b.pages = []
-    b.size = ops.k.ZERO
+def _h_step(loop: str):
+    """One iteration of a loop's step function from any state at the loop's
+    head satisfying its registered invariant (entry leaves ``e.*``, the
+    state the loop writes named as the spec names it: ``b.size``, ``lv.i``...)."""
+    test_name, step_name, make_locals = LOOP_STEPS[loop]
 
+    def h(ops, F, pol):
+        b = Balloon.symbolic(ops, "e.b.")
+        env = _env(ops, b, Ghost.fresh("e.env.ghost."))
+        args = (b, make_locals(ops), env) if make_locals else (b, env)
+        assume_list_facts(ops.oracle, {"b": b})
+        test, step = getattr(F, test_name), getattr(F, step_name)
+        ws, names = pol.write_set(test, inspect.unwrap(step), args)  # the spec's step, not the recording
+        head_state(ops.oracle, loop, pol.invariant(loop), args, ws, names, prefix="")
+        if ops.cond(test(ops, *args)):
+            step(ops, *args)
+    return h
 
-def _stub_reset(ops, b, env):  # pop, then START/GUEST_ID, whose decisions are reset's
-    _stub_pop(ops, b, env)
-
-
-def _stub_loop(ops, b, env):  # inflate/deflate: the cycle only requeues the work after them
-    return None
-
-
-STUBS = {"pop": _stub_pop, "reset": _stub_reset, "inflate": _stub_loop, "deflate": _stub_loop}
 
 # tracked function -> harness; the order is the report's
 HARNESSES: dict[str, Callable] = {
     "init": _h_init,
-    "exit": _h_exit,
-    "work": _h_work,
-    "reset": _h_send("reset"),
+    "exit": _h_runner("exit"),
+    "work": _h_runner("work"),
+    "reset": _h_runner("reset"),
     "send_start": _h_send("send_start"),
     "send_guest_id": _h_send("send_guest_id"),
     "send_get_target": _h_send("send_get_target"),
     "send_unlock_page": _h_send("send_unlock_page", pfn=True),
-    "inflate_begin": _h_inflate_begin,
-    "inflate_attempt": _h_inflate_attempt,
-    "inflate_end": _h_inflate_end,
-    "release_refused_one": _h_release_refused_one,
-    "deflate_begin": _h_deflate_begin,
-    "deflate_release": _h_deflate_release,
-    "deflate_end": _h_deflate_end,
-    "pop_one": _h_pop_one,
-}
-PSEUDO_SITE = ("<pseudo>", "deflate_end", 0)
-# Python-level decisions of a tracked function, recorded at its entry: name -> f(args) -> outcomes
-PSEUDO: dict[str, Callable[[tuple], tuple]] = {
-    "deflate_end": lambda args: (bool(args[1].returned),),
+    "inflate_begin": _h_begin("inflate_begin", "below"),
+    "inflate_attempt": _h_step("inflate"),
+    "inflate_end": _h_runner("inflate", "below"),
+    "release_refused_one": _h_step("release_refused"),
+    "deflate_begin": _h_begin("deflate_begin", "above"),
+    "deflate_release": _h_step("deflate"),
+    "deflate_end": _h_runner("deflate", "above"),
+    "pop_one": _h_step("pop"),
 }
 
 
@@ -410,8 +360,6 @@ def _call_text(line: str, start: int) -> str:
 
 def decision_text(site: tuple[str, str, int]) -> str:
     """The decision's expression as written in the source (model/algorithm.py)."""
-    if site == PSEUDO_SITE:
-        return "dl.returned"
     text = linecache.getline(site[0], site[2]) or "?"
     m = re.search(r"ops\.cond\(", text)
     if m:
@@ -444,8 +392,11 @@ class PathGoal:
     outcomes: tuple  # bools, one per decision evaluated (the path's identity)
     sites: tuple  # (file, function, line) of each decision
     condition: Any  # z3 path condition (invariants included)
-    decisions: tuple  # symbolic.Path.decisions: (z3 condition, outcome) of the oracle's decisions
+    decisions: tuple  # (z3 condition, outcome) of its decisions that the solver decided (not constant)
     free: tuple  # per decision: another feasible path takes the other outcome here (else forced)
+    # one symbolic run of the path (the first): its condition, the state at the
+    # call (leaf path -> term), the environment calls the call made
+    witness: Any = field(default=None, compare=False, hash=False)
 
     @property
     def key(self) -> tuple:
@@ -473,24 +424,49 @@ def _fingerprint() -> tuple:
     return tuple(sorted(_functions().items()))
 
 
-def explore_function(name: str) -> list[PathGoal]:
+@dataclass
+class Witness:
+    """One run of a goal: its condition, the tracked call's entry state and calls."""
+
+    condition: Any
+    ctx: dict
+    calls: list
+
+
+def explore_function(name: str, pol=None) -> list[PathGoal]:
     """Every feasible path of one tracked function (no cache)."""
-    F = _clone(lambda n, c: c if n == name else STUBS.get(n, c))
+    pol = pol or LOOPS.policy()
     harness = HARNESSES[name]
+    occ: dict[tuple, list] = {}
+    frames = _SymFrames()
+    F = _symbolic_clone(frames, {name})  # once: merged callees are memoised per function
 
     def run(ops):
-        rec = _RecZ3(ops)
-        harness(rec, F)
-        return rec.log
+        frames.stack.clear()
+        frames.done = []
+        rec = RecordingOps(ops, split=lambda site: frames.active(), sink=frames.record)
+        harness(rec, F, pol)
+        ops.oracle.data["frames"] = list(frames.done)
+        return None
 
-    raw = [(tuple(o for _, o in p.result), tuple(s for s, _ in p.result), p) for p in explore(run)]
-    prefixes = {o[:k + 1] for o, _, _ in raw for k in range(len(o))}
+    def on_path(p):
+        for fr in p.data["frames"]:
+            if fr.name != name:
+                continue
+            outcomes = tuple(o for _, o, _ in fr.log)
+            cond = z3.And(*p.literals[:fr.point.lits]) if fr.point.lits else z3.BoolVal(True)
+            occ.setdefault(outcomes, []).append((fr, cond))
+
+    explore(run, loops=pol, on_path=on_path)
+    prefixes = {o[:k + 1] for o in occ for k in range(len(o))}
     out = []
-    for outcomes, sites, p in raw:
+    for outcomes in sorted(occ, key=lambda o: tuple(not x for x in o)):
+        fr, cond = occ[outcomes][0]
+        sites = tuple(s for s, _, _ in fr.log)
         free = tuple(outcomes[:k] + (not outcomes[k],) in prefixes for k in range(len(outcomes)))
-        out.append(PathGoal(name, outcomes, sites, p.condition, p.decisions, free))
-    keys = [g.outcomes for g in out]
-    assert len(keys) == len(set(keys)), f"{name}: two paths with the same outcomes"
+        decisions = tuple((c, o) for _, o, c in fr.log if c is not None)
+        condition = z3.Or(*[c for _, c in occ[outcomes]]) if len(occ[outcomes]) > 1 else cond
+        out.append(PathGoal(name, outcomes, sites, condition, decisions, free, Witness(cond, fr.ctx, fr.calls)))
     return out
 
 
@@ -498,10 +474,12 @@ def feasible_paths(functions=None) -> dict[str, list[PathGoal]]:
     """function name -> its feasible paths (cached per version of the algorithm)."""
     fp = _fingerprint()
     out = {}
+    pol = None
     for name in functions or HARNESSES:
         key = (name, fp)
         if key not in _CACHE:
-            _CACHE[key] = explore_function(name)
+            pol = pol or LOOPS.policy()  # one loop policy: write sets and loop bodies explored once
+            _CACHE[key] = explore_function(name, pol)
         out[name] = _CACHE[key]
     return out
 
@@ -524,7 +502,6 @@ def recording():
         opaque = name in OPAQUE
         if name not in tracked and not opaque:
             return c
-        pseudo = PSEUDO.get(name)
         is_tracked = name in tracked
         stack = frames.stack
 
@@ -534,7 +511,7 @@ def recording():
                 stack.append(None)
             fr = None
             if is_tracked:
-                fr = list(pseudo(args)) if pseudo else []
+                fr = []
                 stack.append(fr)
             try:
                 return c(rops, *args, **kw)
@@ -612,39 +589,23 @@ def _bv(name, bits=32):
 
 
 def solve(goal: PathGoal, hard=(), minimize=()) -> dict | None:
-    """A model of the path condition plus ``hard`` (what a scenario builder can
-    set up), minimising ``minimize`` in order; None if there is none. z3 is
-    deterministic: the same path gives the same values."""
-    o = z3.Optimize()
-    o.add(goal.condition, *hard)
-    for t in minimize:
-        o.minimize(t)
-    # Then every other variable, by name: the lexicographically least model is
-    # unique, so the values cannot depend on what Z3 solved before in this process.
-    for v in sorted(_variables(z3.And(goal.condition, *hard)), key=str):
-        o.minimize(z3.If(v, 1, 0) if z3.is_bool(v) else v)
-    if o.check() != z3.sat:
-        return None
-    m = o.model()
-    out = {}
-    for d in m.decls():
-        v = m[d]
-        out[d.name()] = v.as_long() if z3.is_bv_value(v) else z3.is_true(v)
-    return out
+    """A model of the goal's path (its first run) plus ``hard`` (what a
+    scenario builder can set up), minimising ``minimize`` in order, then every
+    other input by name (the engine's ``concretise.solve``: the
+    lexicographically least model, so the values cannot depend on what Z3
+    solved before in this process); None if there is none."""
+    return _solve(goal.witness.condition, hard, minimize)
 
 
-def _variables(term) -> set:
-    """The uninterpreted constants (the path's inputs) of a Z3 term."""
-    seen, out, todo = set(), set(), [term]
-    while todo:
-        t = todo.pop()
-        if t.get_id() in seen:
-            continue
-        seen.add(t.get_id())
-        if z3.is_const(t) and t.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-            out.add(t)
-        todo.extend(t.children())
-    return out
+def _call(goal: PathGoal, kind: str, cmd=None):
+    """The first call of a kind (and command) the goal's run made, or None."""
+    return next((c for c in goal.witness.calls if c.kind == kind and (cmd is None or c.args[0] == cmd)), None)
+
+
+def _status(goal: PathGoal, cmd, name: str):
+    """That command's status in the goal's run (a free variable if it made none)."""
+    c = _call(goal, "backdoor", cmd)
+    return c.status if c is not None else z3.BitVec(name, 64)
 
 
 def _steps(*spec):
@@ -668,30 +629,35 @@ def _build_work(goal: PathGoal, gid: str):
     cycle of the path with GET_TARGET's status (and target) from the model."""
     from balloonspec.model.scenario import AllocRule, HostRule
 
-    st, tr, res = _bv("backdoor1.status", 64), _bv("totalram1", 64), _bv("backdoor1.result", 64)
+    ctx = goal.witness.ctx
+    gt = _call(goal, "backdoor", GET_TARGET)
+    st = gt.status if gt else _bv("get_target.status", 64)
+    res = gt.result if gt else _bv("get_target.result", 64)
+    tr = _call(goal, "si_meminfo").replies[0]
     m = solve(goal, [z3.ULE(st, 8)], [tr, res])
     if m is None:
         return None, {}
-    rr, slow = m.get("b.reset_required", False), m.get("b.slow_allocation_cycles", 0) > 0
-    fits = m.get("totalram1", 0) <= M32
+    rr, slow = value(m, ctx["b.reset_required"], False), value(m, ctx["b.slow_allocation_cycles"]) > 0
+    totalram = value(m, tr)
+    fits = totalram <= M32
     spec = ["init", "cycle"] + (["host_reset", "cycle"] if rr else [])
     if not fits:
-        spec.append(("set_totalram", m["totalram1"]))
+        spec.append(("set_totalram", totalram))
     spec += ["cycle", "debugfs"]
     steps = _steps(*spec)
     c1, cf = _index(steps, "cycle", 1), len(steps) - 2
     alloc = (AllocRule(NOSLEEP, nth=1, scope=c1),) if slow else ()
-    values = {"reset_required": rr, "slow": slow, "totalram": m.get("totalram1")}
+    values = {"reset_required": rr, "slow": slow, "totalram": totalram}
     host = ()
     if fits:
-        status = m.get("backdoor1.status", 0)
+        status = value(m, st)
         values["status"] = status
         if status != 0:
             host = (HostRule(GET_TARGET, status, scope=cf),)
         else:
             # the target's relation to the size the model had; the actual size is predicted
-            size_m = 0 if rr else m.get("b.size", 0)
-            t_m = m.get("backdoor1.result", 0) & M32
+            size_m = 0 if rr else value(m, ctx["b.size"])
+            t_m = value(m, res) & M32
             rel = (t_m > size_m) - (t_m < size_m)
             if rr:
                 size = 0  # the reset pops the balloon before GET_TARGET
@@ -709,16 +675,17 @@ def _build_reset(goal: PathGoal, gid: str):
     """A host reset, then the restart with START/GUEST_ID statuses from the model."""
     from balloonspec.model.scenario import HostRule
 
-    s1, s2 = _bv("backdoor1.status", 64), _bv("backdoor2.status", 64)
+    s1, s2 = _status(goal, START, "start.status"), _status(goal, GUEST_ID, "guest_id.status")
     m = solve(goal, [z3.ULE(s1, 8), z3.ULE(s2, 8)], [s1, s2])
     if m is None:
         return None, {}
     steps = _steps("init", ("cycle", 1), "host_reset", ("cycle", 3), "debugfs")
     rules = []
-    for cmd, var in ((START, "backdoor1.status"), (GUEST_ID, "backdoor2.status")):
-        if m.get(var, 0):
-            rules.append(HostRule(cmd, m[var], nth=2))
-    values = {"start": m.get("backdoor1.status"), "guest_id": m.get("backdoor2.status")}
+    v1, v2 = value(m, s1), value(m, s2)
+    for cmd, v in ((START, v1), (GUEST_ID, v2)):
+        if v:
+            rules.append(HostRule(cmd, v, nth=2))
+    values = {"start": v1, "guest_id": v2}
     return _scenario(gid, steps, target=200, host_rules=tuple(rules)), values
 
 
@@ -729,16 +696,19 @@ def _build_inflate_attempt(goal: PathGoal, gid: str):
     target, from an empty balloon), the allocation's outcome and the LOCK status."""
     from balloonspec.model.scenario import AllocRule, HostRule
 
-    i, g, ra = _bv("lv.i"), _bv("lv.goal"), _bv("b.rate_alloc")
-    cs, slow, nref = z3.Bool("lv.can_sleep"), _bv("b.slow_allocation_cycles"), _bv("b.n_refused_pages")
-    st, pfn = _bv("backdoor1.status", 64), _bv("alloc1.pfn", 64)
+    ctx = goal.witness.ctx
+    i, g, ra = ctx["lv.i"], ctx["lv.goal"], ctx["b.rate_alloc"]
+    cs, slow, nref = ctx["lv.can_sleep"], ctx["b.slow_allocation_cycles"], ctx["b.n_refused_pages"]
+    st = _status(goal, LOCK, "lock.status")
+    a = _call(goal, "alloc")
+    ok_t, pfn = a.ok, a.pfn
     hard = [z3.If(cs, z3.Or(ra == 2048, ra == 1024), z3.And(ra == 2048, slow == 0)),
             z3.ULE(st, 8), z3.ULE(pfn, 1 << 32), z3.ULE(g, 20000)]
     m = solve(goal, hard, [i, g, nref, st])
     if m is None:
         return None, {}
-    can_sleep, R = m.get("lv.can_sleep", False), m.get("b.rate_alloc", 2048)
-    i_v, g_v, n = m.get("lv.i", 0), m.get("lv.goal", 0), m.get("b.n_refused_pages", 0)
+    can_sleep, R = value(m, cs, False), value(m, ra, 2048)
+    i_v, g_v, n = value(m, i), value(m, g), value(m, nref)
     pressure = can_sleep and R == 1024
     steps = _steps(*(["init"] + ["cycle"] * (2 if pressure else 1) + ["debugfs"]))
     cf = len(steps) - 2
@@ -751,16 +721,17 @@ def _build_inflate_attempt(goal: PathGoal, gid: str):
     k = (i_v - first) + n + 1  # the attempt's allocation (and LOCK) number in the cycle
     if n:
         host.append(HostRule(LOCK, 5, nth=k - n, count=n, scope=cf))
-    ok, p = m.get("alloc1.ok", True), m.get("alloc1.pfn", 0)
+    ok, p = value(m, ok_t, True), value(m, pfn)
     values = {"rate_alloc": R, "can_sleep": can_sleep, "i": i_v, "goal": g_v, "n_refused": n, "alloc_ok": ok}
+    lock_status = value(m, st)
     if not ok:
         alloc.append(AllocRule(gfp, nth=k, scope=cf))
     elif p > M32:
         alloc.append(AllocRule(gfp, nth=k, scope=cf, fail=False, pfn=p))
         values["pfn"] = p
-    elif m.get("backdoor1.status", 0):
-        host.append(HostRule(LOCK, m["backdoor1.status"], nth=k, scope=cf))
-        values["lock_status"] = m["backdoor1.status"]
+    elif lock_status:
+        host.append(HostRule(LOCK, lock_status, nth=k, scope=cf))
+        values["lock_status"] = lock_status
     return _scenario(gid, steps, target=g_v, alloc_rules=tuple(alloc), host_rules=tuple(host)), values
 
 
@@ -770,8 +741,9 @@ def _build_deflate_release(goal: PathGoal, gid: str):
     UNLOCK number i+1 gets the model's status."""
     from balloonspec.model.scenario import HostRule
 
-    rf, i, g, size, tgt = _bv("b.rate_free"), _bv("dl.i"), _bv("dl.goal"), _bv("b.size"), _bv("b.target")
-    st = _bv("backdoor1.status", 64)
+    ctx = goal.witness.ctx
+    rf, i, g, size, tgt = ctx["b.rate_free"], ctx["dl.i"], ctx["dl.goal"], ctx["b.size"], ctx["b.target"]
+    st = _status(goal, UNLOCK, "unlock.status")
     size0 = size + i
     hard = [z3.Or(*[rf == (C.VMW_BALLOON_RATE_FREE_MAX >> k) for k in range(6)]),
             z3.ULE(st, 8), z3.ULE(size, 16000), z3.ULE(i, 16000), z3.UGE(size0, size),
@@ -779,12 +751,13 @@ def _build_deflate_release(goal: PathGoal, gid: str):
     m = solve(goal, hard, [i, size, st])
     if m is None:
         return None, {}
-    R, i_v, size0_v, t_v = m["b.rate_free"], m.get("dl.i", 0), m["b.size"] + m.get("dl.i", 0), m.get("b.target", 0)
+    R, i_v, t_v = value(m, rf), value(m, i), value(m, tgt)
+    size0_v = value(m, size) + i_v
     k = (C.VMW_BALLOON_RATE_FREE_MAX // R).bit_length() - 1
     steps = _steps("init", ("cycle", 1), ("set_target", t_v), ("cycle", k + 1), "debugfs")
     cycles = [n for n, s in enumerate(steps) if s.kind == "cycle"][1:]
     rules = [HostRule(UNLOCK, 5, nth=1, scope=c) for c in cycles[:-1]]
-    status = m.get("backdoor1.status", 0)
+    status = value(m, st)
     if status:
         rules.append(HostRule(UNLOCK, status, nth=i_v + 1, scope=cycles[-1]))
     values = {"size0": size0_v, "target": t_v, "rate_free": R, "i": i_v, "unlock_status": status}

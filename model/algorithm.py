@@ -3,15 +3,22 @@ operations of model/ops.py. It describes exactly the seed, defects included.
 
 Every function takes ``ops`` (the interpretation), ``b`` (a state.Balloon) and
 ``env`` (the driver's environment) and mirrors one C function. Values of the
-driver go through ``ops``; decisions go through ``ops.cond``. Loops whose
-iteration count is data-dependent are driven by a small runner that calls a
-*step function* for one iteration; a prover checks a loop invariant over one
-step (see model/symbolic.py). Which C function each function mirrors, and
-which part of it, is data: ``C_FUNCTIONS`` at the end of this module
-(specs/traceability.md is generated from it).
+driver go through ``ops``; decisions go through ``ops.cond``; the page lists
+through ``ops.list_*`` (model/state.py). A loop whose iteration count is
+data-dependent is one ``ops.loop(name, test, step, *args)`` in its runner
+(``while test(...): if step(...): break``): the predictor runs it as a Python
+loop (model/specialize.py inlines it), a prover summarises it by the loop
+invariant registered under its name (model/proofs/loops.py), so both execute
+the runners written here:
+
+=====================  =====================  =========================================
+
+Which C function each function mirrors, and which part of it, is data:
+``C_FUNCTIONS`` at the end of this module (specs/traceability.md is generated
+from it).
 
 The environment ``env`` provides (concrete: model/environment.py; symbolic:
-model/symbolic.py); each call is one observable event of specs/trace.md:
+model/symbolic/env.py); each call is one observable event of specs/trace.md:
 
 ``x86_hyper_is_vmware() -> bool``, ``backdoor(cmd: int, arg) -> (status, result)``
 (64-bit values), ``alloc_page(gfp: int) -> (ok, pfn)``, ``free_page(pfn)``,
@@ -115,7 +122,7 @@ def inflate_begin(ops, b: Balloon) -> InflateLoop:
     return InflateLoop(goal, rate, ops.k.ZERO, ops.k.ZERO, ops.k.ERR_OK, ops.false)
 
 
-def inflate_continues(ops, lv: InflateLoop):
+def inflate_continues(ops, b: Balloon, lv: InflateLoop, env):
     """The for-loop test ``i < goal`` (an ops bool)."""
     return ops.ult(lv.i, lv.goal)
 
@@ -164,13 +171,13 @@ def inflate_attempt(ops, b: Balloon, lv: InflateLoop, env) -> bool:
         error = ops.k.ERR_ENOMEM
     elif not ops.cond(ops.fits32(pfn)):
         # locked == -1: `locked > 0` false, `locked != 0` true -> allocate again
-        b.lost_pages.append(pfn)
+        ops.list_add(b.lost_pages, pfn)
         return False
     else:
         s.lock = ops.add(s.lock, ops.k.ONE)
         status, _ = env.backdoor(C.VMW_BALLOON_CMD_LOCK, pfn)
         if check_status(ops, b, status):  # locked == 0
-            b.pages.append(pfn)  # list_add(&page->lru, &b->pages)
+            ops.list_add(b.pages, pfn)  # list_add(&page->lru, &b->pages)
             b.size = ops.add(b.size, ops.k.ONE)
             error = ops.k.ERR_OK
         else:  # locked == 1
@@ -181,7 +188,7 @@ def inflate_attempt(ops, b: Balloon, lv: InflateLoop, env) -> bool:
                 env.free_page(pfn)
                 error = ops.k.ERR_EIO
             else:
-                b.refused_pages.append(pfn)  # list_add(&page->lru, &b->refused_pages)
+                ops.list_add(b.refused_pages, pfn)  # list_add(&page->lru, &b->refused_pages)
                 b.n_refused_pages = ops.add(b.n_refused_pages, ops.k.ONE)
                 if not ops.cond(ops.uge(b.n_refused_pages, ops.k.MAX_REFUSED)):
                     return False  # do/while: allocate another page
@@ -220,28 +227,29 @@ def inflate_end(ops, b: Balloon, lv: InflateLoop) -> None:
         b.rate_alloc = ops.umin(ops.add(b.rate_alloc, ops.mul(mult, ops.k.RATE_ALLOC_INC)), ops.k.RATE_ALLOC_MAX)
 
 
+def refused_continues(ops, b: Balloon, env):
+    """The walk's test: the refused list is not empty (an ops bool)."""
+    return ops.not_(ops.list_empty(b.refused_pages))
+
+
 def release_refused_one(ops, b: Balloon, env) -> None:
     """One iteration of vmballoon_release_refused_pages (from the head)."""
     s = b.stats
-    pfn = b.refused_pages.pop()
+    pfn = ops.list_take(b.refused_pages)
     env.free_page(pfn)
     s.refused_free = ops.add(s.refused_free, ops.k.ONE)
 
 
 def release_refused_pages(ops, b: Balloon, env) -> None:
     """vmballoon_release_refused_pages: free every refused page, n_refused_pages = 0."""
-    while b.refused_pages:
-        release_refused_one(ops, b, env)
+    ops.loop("release_refused", refused_continues, release_refused_one, b, env)
     b.n_refused_pages = ops.k.ZERO
 
 
 def inflate(ops, b: Balloon, env) -> InflateLoop:
     """vmballoon_inflate (runner over the step functions). Returns the final loop locals."""
     lv = inflate_begin(ops, b)
-    if ops.cond(inflate_continues(ops, lv)):
-        attempt = inflate_attempt
-        while not attempt(ops, b, lv, env):
-            pass
+    ops.loop("inflate", inflate_continues, inflate_attempt, b, lv, env)
     inflate_end(ops, b, lv)
     release_refused_pages(ops, b, env)
     return lv
@@ -252,7 +260,12 @@ def inflate(ops, b: Balloon, env) -> InflateLoop:
 # --------------------------------------------------------------------------------
 def deflate_begin(ops, b: Balloon) -> DeflateLoop:
     """``goal = min(size - target, rate_free)``, i = 0."""
-    return DeflateLoop(ops.umin(ops.sub(b.size, b.target), b.rate_free), ops.k.ZERO)
+    return DeflateLoop(ops.umin(ops.sub(b.size, b.target), b.rate_free), ops.k.ZERO, ops.false)
+
+
+def deflate_continues(ops, b: Balloon, dl: DeflateLoop, env):
+    """The walk's test: the balloon's list is not empty (an ops bool)."""
+    return ops.not_(ops.list_empty(b.pages))
 
 
 def deflate_release(ops, b: Balloon, dl: DeflateLoop, env) -> bool:
@@ -262,12 +275,12 @@ def deflate_release(ops, b: Balloon, dl: DeflateLoop, env) -> bool:
     return (``dl.returned``); then ``++i >= goal`` -> break.
     Returns True when the walk stops."""
     s = b.stats
-    pfn = b.pages[-1]
+    pfn = ops.list_head(b.pages)
     if not send_unlock_page(ops, b, env, pfn):
         b.rate_free = ops.umax(ops.udiv(b.rate_free, ops.k.TWO), ops.k.RATE_FREE_MIN)
-        dl.returned = True
+        dl.returned = ops.true
         return True
-    b.pages.pop()
+    ops.list_take(b.pages)  # list_del(&page->lru)
     env.free_page(pfn)
     s.free = ops.add(s.free, ops.k.ONE)
     b.size = ops.sub(b.size, ops.k.ONE)
@@ -277,16 +290,14 @@ def deflate_release(ops, b: Balloon, dl: DeflateLoop, env) -> bool:
 
 def deflate_end(ops, b: Balloon, dl: DeflateLoop) -> None:
     """Unless deflate returned early: ``rate_free = min(rate_free + INC, MAX)``."""
-    if not dl.returned:
+    if not ops.cond(dl.returned):
         b.rate_free = ops.umin(ops.add(b.rate_free, ops.k.RATE_FREE_INC), ops.k.RATE_FREE_MAX)
 
 
 def deflate(ops, b: Balloon, env) -> DeflateLoop:
     """vmballoon_deflate (runner). The walk also ends when the list is empty."""
     dl = deflate_begin(ops, b)
-    while b.pages:
-        if deflate_release(ops, b, dl, env):
-            break
+    ops.loop("deflate", deflate_continues, deflate_release, b, dl, env)
     deflate_end(ops, b, dl)
     return dl
 
@@ -294,11 +305,16 @@ def deflate(ops, b: Balloon, env) -> DeflateLoop:
 # --------------------------------------------------------------------------------
 # Pop and reset
 # --------------------------------------------------------------------------------
+def pop_continues(ops, b: Balloon, pl: PopLoop, env):
+    """The walk's test: the balloon's list is not empty (an ops bool)."""
+    return ops.not_(ops.list_empty(b.pages))
+
+
 def pop_one(ops, b: Balloon, pl: PopLoop, env) -> None:
     """One iteration of vmballoon_pop: free the head page without telling the
     host, STATS free, size--, ``++count >= rate_free`` -> count = 0, cond_resched."""
     s = b.stats
-    pfn = b.pages.pop()
+    pfn = ops.list_take(b.pages)
     env.free_page(pfn)
     s.free = ops.add(s.free, ops.k.ONE)
     b.size = ops.sub(b.size, ops.k.ONE)
@@ -311,8 +327,7 @@ def pop_one(ops, b: Balloon, pl: PopLoop, env) -> None:
 def pop(ops, b: Balloon, env) -> None:
     """vmballoon_pop: release every page of the balloon, skipping the host."""
     pl = PopLoop(ops.k.ZERO)
-    while b.pages:
-        pop_one(ops, b, pl, env)
+    ops.loop("pop", pop_continues, pop_one, b, pl, env)
 
 
 def reset(ops, b: Balloon, env) -> None:
@@ -351,8 +366,8 @@ def init(ops, b: Balloon, env, *, debugfs: bool = True) -> int:
     """vmballoon_init -> C int return code. ``debugfs``: CONFIG_DEBUG_FS."""
     if not ops.cond(env.x86_hyper_is_vmware()):
         return ENODEV
-    b.pages = []  # INIT_LIST_HEAD
-    b.refused_pages = []
+    b.pages = ops.list_init("pages")  # INIT_LIST_HEAD
+    b.refused_pages = ops.list_init("refused_pages")
     b.rate_alloc = ops.k.RATE_ALLOC_MAX
     b.rate_free = ops.k.RATE_FREE_MAX
     if not send_start(ops, b, env):
@@ -395,11 +410,12 @@ C_FUNCTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "vmballoon_send_get_target": (("send_get_target", "whole"),),
     "vmballoon_send_lock_page": (("inflate_attempt", "inlined: the PFN check, LOCK and its status"),),
     "vmballoon_send_unlock_page": (("send_unlock_page", "whole"),),
-    "vmballoon_pop": (("pop", "the loop"), ("pop_one", "one iteration")),
+    "vmballoon_pop": (("pop", "the loop"), ("pop_continues", "the loop test"), ("pop_one", "one iteration")),
     "vmballoon_reset": (("reset", "whole"),),
     "vmballoon_reserve_page": (("inflate_attempt", "one pass of the do/while body (one alloc_page)"),),
     "vmballoon_release_page": (("deflate_release", "inlined: UNLOCK, then list_del, __free_page, size--"),),
     "vmballoon_release_refused_pages": (("release_refused_pages", "the loop and n_refused_pages = 0"),
+                                        ("refused_continues", "the loop test"),
                                         ("release_refused_one", "one iteration")),
     "vmballoon_inflate": (("inflate", "the loop (runner over the step functions)"),
                           ("inflate_begin", "goal, rate, locals before the for"),
@@ -407,6 +423,7 @@ C_FUNCTIONS: dict[str, tuple[tuple[str, str], ...]] = {
                           ("inflate_attempt", "the for body after reserve_page returned, i++ and the loop test"),
                           ("inflate_end", "after the loop: the rate_alloc increase")),
     "vmballoon_deflate": (("deflate", "the walk (runner)"), ("deflate_begin", "goal = min(size - target, rate_free)"),
+                          ("deflate_continues", "the walk's test"),
                           ("deflate_release", "one iteration of the walk"),
                           ("deflate_end", "after the walk: the rate_free increase")),
     "vmballoon_work": (("work", "whole"),),

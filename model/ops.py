@@ -14,9 +14,21 @@ or ``if`` on a driver value directly:
 Branches: algorithm code decides with ``ops.cond(b)``. Concretely that is the
 Python bool itself. Symbolically a branch whose condition simplifies to a
 constant is taken; any other branch is delegated to a *path oracle*
-(model/symbolic.py explores every feasible path of a step function by
-re-execution and returns each path's condition with its result, so a prover
-can case-split). Without an oracle a symbolic branch raises ``SymbolicBranch``.
+(model/symbolic/ explores every feasible path of a function by re-execution
+and returns each path's condition with its result, so a prover can
+case-split). Without an oracle a symbolic branch raises ``SymbolicBranch``.
+
+Loops: a loop whose iteration count is data-dependent is written
+``ops.loop(name, test, step, *args)``, meaning
+``while test(ops, *args): if step(ops, *args): break`` (``test`` returns an
+ops bool, ``step`` a Python bool: True breaks). Concretely that is the Python
+loop (model/specialize.py inlines it); symbolically the oracle's loop policy
+decides what a loop means (model/symbolic/loops.py: summarised by the loop
+invariant registered under ``name``, cut at the loop head, or unrolled).
+
+Page lists: ``ops.list_init/list_add/list_head/list_take/list_tail/list_empty``
+(model/state.py describes them): Python lists concretely, ``SymbolicList``
+symbolically.
 
 Width conventions (x86-64 Linux, LP64): ``unsigned int``/``u32``/``int`` are 32
 bits, ``unsigned long`` (status, PFN, totalram, backdoor result) is 64 bits.
@@ -128,6 +140,20 @@ class ConcreteOps:
         d["fits32"] = lambda x: x <= M32
         d["as_int"] = lambda x: x  # concrete value of a term (identity here)
         d["k"] = Consts(self)
+        # page lists: Python lists, head last (model/state.py)
+        d["list_init"] = lambda name: []
+        d["list_add"] = list.append
+        d["list_take"] = list.pop
+        d["list_head"] = lambda l: l[-1]
+        d["list_tail"] = lambda l: l[0]
+        d["list_empty"] = lambda l: not l
+
+        def loop(name, test, step, *args):
+            while test(self, *args):
+                if step(self, *args):
+                    break
+
+        d["loop"] = loop
 
 
 CONCRETE = ConcreteOps()
@@ -137,7 +163,7 @@ class Z3Ops:
     """Z3 bit-vector interpretation (32-bit unless a 64-bit value is given).
 
     ``oracle`` (optional) decides symbolic branches: an object with
-    ``decide(condition) -> bool`` (see model/symbolic.py)."""
+    ``decide(condition) -> bool`` (see model/symbolic/explorer.py)."""
 
     symbolic = True
 
@@ -270,6 +296,38 @@ class Z3Ops:
         if z3.is_false(s):
             return False
         raise ValueError(f"not a constant: {x}")
+
+    # -- page lists (model/state.py) ------------------------------------------------
+    def list_init(self, name: str):
+        from .state import SymbolicList
+
+        return SymbolicList.new(name)
+
+    def list_add(self, l, x) -> None:
+        l.add(self, x)
+
+    def list_take(self, l):
+        return l.take(self)
+
+    def list_head(self, l):
+        return l.head(self)
+
+    def list_tail(self, l):
+        return l.tail(self)
+
+    def list_empty(self, l):
+        return l.is_empty()
+
+    # -- loops -----------------------------------------------------------------------
+    def loop(self, name: str, test, step, *args) -> None:
+        """``while test(): if step(): break``, as the oracle's loop policy says
+        (without one: executed, each test a branch)."""
+        handler = getattr(self.oracle, "loop", None)
+        if handler is not None:
+            return handler(self, name, test, step, args)
+        while self.cond(test(self, *args)):
+            if step(self, *args):
+                break
 
     # -- branching -----------------------------------------------------------------
     def cond(self, c):

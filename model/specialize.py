@@ -7,13 +7,19 @@ Python function call per operation, which dominates the prediction of a
 *same source* mechanically (an AST transformation, no hand-written second
 copy): every ``ops.<op>(...)`` call becomes the inline Python expression that
 ``ops.CONCRETE`` would compute (``ops.add(a, b)`` -> ``((a + b) & 0xFFFFFFFF)``,
-``ops.cond(c)`` -> ``c``, ``ops.k.NAME`` -> its int value, ...). The result is a
-module object with the same functions; tests check that it produces the same
-traces as the interpreted spec.
+``ops.cond(c)`` -> ``c``, ``ops.k.NAME`` -> its int value, the page-list
+operations -> Python list operations, ...). A loop statement
+``ops.loop(name, test, step, *args)`` becomes
+``while <test>: if step(ops, *args): break``, with ``test`` inlined when it is
+a function of the module whose body is one ``return`` (the loop tests of
+model/algorithm.py are). The result is a module object with the same
+functions; tests check that it produces the same traces as the interpreted
+spec.
 """
 from __future__ import annotations
 
 import ast
+import copy
 import inspect
 import types
 
@@ -25,6 +31,7 @@ _BIN64 = {"add64": ast.Add, "sub64": ast.Sub, "mul64": ast.Mult}
 _BITS = {"band": ast.BitAnd, "bor": ast.BitOr, "bxor": ast.BitXor, "urem": ast.Mod}
 _SCMP = {"slt32": (ast.Lt, S32), "sle32": (ast.LtE, S32), "slt64": (ast.Lt, S64), "sle64": (ast.LtE, S64)}
 _CMP = {"ult": ast.Lt, "ule": ast.LtE, "ugt": ast.Gt, "uge": ast.GtE, "eq": ast.Eq, "ne": ast.NotEq}
+_LIST_METHOD = {"list_add": "append", "list_take": "pop"}
 
 
 def _const(v) -> ast.expr:
@@ -83,12 +90,69 @@ class _Inline(ast.NodeTransformer):
             return ast.BoolOp(ast.Or(), [a[0], a[1]])
         if op == "not_":
             return ast.UnaryOp(ast.Not(), a[0])
+        if op in _LIST_METHOD:
+            return ast.Call(ast.Attribute(a[0], _LIST_METHOD[op], ast.Load()), a[1:], [])
+        if op == "list_head":
+            return ast.Subscript(a[0], _const(-1), ast.Load())
+        if op == "list_tail":
+            return ast.Subscript(a[0], _const(0), ast.Load())
+        if op == "list_empty":
+            return ast.UnaryOp(ast.Not(), a[0])
+        if op == "list_init":
+            return ast.List([], ast.Load())
         raise ValueError(f"ops.{op} has no concrete inline form")
+
+
+def _is_ops_call(node, op: str) -> bool:
+    f = getattr(node, "func", None)
+    return (isinstance(node, ast.Call) and isinstance(f, ast.Attribute) and f.attr == op
+            and isinstance(f.value, ast.Name) and f.value.id == "ops")
+
+
+def _single_return(fn: ast.FunctionDef):
+    """The expression of a function whose body is one return (a docstring aside)."""
+    body = [st for st in fn.body if not (isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant))]
+    if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
+        if not (fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs or fn.args.defaults):
+            return [a.arg for a in fn.args.args], body[0].value
+    return None
+
+
+class _Substitute(ast.NodeTransformer):
+    def __init__(self, names: dict) -> None:
+        self.names = names
+
+    def visit_Name(self, node: ast.Name):
+        if isinstance(node.ctx, ast.Load) and node.id in self.names:
+            return copy.deepcopy(self.names[node.id])
+        return node
+
+
+class _Loops(ast.NodeTransformer):
+    """``ops.loop(name, test, step, *args)`` statements -> Python while loops."""
+
+    def __init__(self, functions: dict) -> None:
+        self.functions = functions
+
+    def visit_Expr(self, node: ast.Expr):
+        if not _is_ops_call(node.value, "loop"):
+            return node
+        _name, test, step, *args = node.value.args
+        call_args = [ast.Name("ops", ast.Load())] + args
+        inline = self.functions.get(test.id) if isinstance(test, ast.Name) else None
+        if inline is not None and len(inline[0]) == len(call_args):
+            cond = _Substitute(dict(zip(inline[0], call_args))).visit(copy.deepcopy(inline[1]))
+        else:
+            cond = ast.Call(test, call_args, [])
+        brk = ast.If(ast.Call(step, copy.deepcopy(call_args), []), [ast.Break()], [])
+        return ast.copy_location(ast.While(cond, [brk], []), node)
 
 
 def specialize_module(mod: types.ModuleType, name_suffix: str = "_concrete") -> types.ModuleType:
     """The module ``mod`` with every ops call inlined for the concrete interpretation."""
     tree = ast.parse(inspect.getsource(mod))
+    functions = {n.name: r for n in tree.body if isinstance(n, ast.FunctionDef) and (r := _single_return(n))}
+    tree = _Loops(functions).visit(tree)  # before inlining: the loop tests are inlined as ops calls
     tree = ast.fix_missing_locations(_Inline().visit(tree))
     new = types.ModuleType(mod.__name__ + name_suffix, mod.__doc__)
     new.__package__ = mod.__package__

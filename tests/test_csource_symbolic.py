@@ -1,5 +1,5 @@
 """The interpreter runs symbolically too: C functions explored with Z3
-(model/symbolic.py's path oracle deciding every ops.cond) give, on each
+(model/symbolic/'s path oracle deciding every ops.cond) give, on each
 path's solver model, the same outcome as the concrete interpretation with
 the model's inputs: same environment calls, same return value, same state.
 The second test starts a function, stops it at its loop head (a cut point)
@@ -104,13 +104,9 @@ def _outcome(M, b, ret, env_calls):
 
 
 def _symbolic_calls(env):
-    out = []
-    for c in env.calls:
-        if c[0] == "alloc":  # SymbolicEnv: (alloc, gfp, ok, pfn); a failed allocation's pfn is not used
-            out.append(("alloc", c[1], c[2], c[3]))
-        else:
-            out.append(c)
-    return out
+    """SymbolicEnv's Call records in their compact form: ("backdoor", cmd, arg,
+    status, result), ("alloc", gfp, ok, pfn), ("free", pfn), ..."""
+    return [c.as_tuple() for c in env.calls]
 
 
 def _check_paths(paths, concrete_run, min_paths):

@@ -73,7 +73,23 @@ def expr(node: ast.AST) -> str:
                 if name == "trunc32":
                     return f"(u32) {expr(args[0])}"
                 if name == "not_":
+                    inner = args[0]
+                    if isinstance(inner, ast.Call) and ast.unparse(inner.func) == "ops.list_empty":
+                        return f"{expr(inner.args[0])} not empty"
                     return f"not {expr(args[0])}"
+                # the page lists (model/state.py's list operations)
+                if name == "list_add":
+                    return f"list_add({expr(args[1])}, {expr(args[0])})"
+                if name == "list_take":
+                    return f"unlink the head of {expr(args[0])}"
+                if name == "list_head":
+                    return f"the head of {expr(args[0])}"
+                if name == "list_tail":
+                    return f"the tail of {expr(args[0])}"
+                if name == "list_empty":
+                    return f"{expr(args[0])} empty"
+                if name == "list_init":
+                    return "INIT_LIST_HEAD"
             if owner == "env":
                 return _env_call(name, args)
             if name == "append" and isinstance(f.value, ast.Attribute):
@@ -153,7 +169,7 @@ def _is_stats(stmt: ast.stmt) -> bool:
 def _drawable(stmts: list[ast.stmt]) -> bool:
     """Does this block draw anything (or end the function)?"""
     for st in stmts:
-        if isinstance(st, (ast.Return, ast.Break, ast.While)):
+        if isinstance(st, (ast.Return, ast.Break, ast.While)) or _ops_loop(st):
             return True
         if isinstance(st, ast.If) and (_drawable(st.body) or _drawable(st.orelse)):
             return True
@@ -162,13 +178,21 @@ def _drawable(stmts: list[ast.stmt]) -> bool:
     return False
 
 
+def _ops_loop(stmt: ast.stmt) -> bool:
+    """A runner's ``ops.loop(name, test, step, *args)`` over two functions of the spec."""
+    return (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
+            and ast.unparse(stmt.value.func) == "ops.loop" and len(stmt.value.args) >= 3
+            and all(isinstance(a, ast.Name) and hasattr(A, a.id) for a in stmt.value.args[1:3]))
+
+
 def _statement(stmt: ast.stmt) -> str:
     if isinstance(stmt, ast.Assign):
         lhs = ", ".join("_" if isinstance(t, ast.Name) and t.id == "_" else expr(t) for t in stmt.targets)
         if isinstance(stmt.targets[0], ast.Tuple):
             lhs = ", ".join(expr(e) for e in stmt.targets[0].elts if not (isinstance(e, ast.Name) and e.id == "_"))
         rhs = stmt.value
-        if isinstance(rhs, ast.List) and not rhs.elts:
+        if (isinstance(rhs, ast.List) and not rhs.elts) or \
+                (isinstance(rhs, ast.Call) and ast.unparse(rhs.func) == "ops.list_init"):
             return f"INIT_LIST_HEAD({lhs})"
         value = expr(rhs)
         if value == lhs:  # a local copied to or from the loop's locals: no effect in the C
@@ -240,6 +264,9 @@ class _Builder:
             elif isinstance(st, ast.While):
                 flush()
                 pending = self._while(st, pending)
+            elif _ops_loop(st):
+                flush()
+                pending = self._loop(st.value, pending)
             elif isinstance(st, ast.Return):
                 flush()
                 self._return(st, pending)
@@ -289,6 +316,20 @@ class _Builder:
         self._connect(body_end, d)
         return [(d, no)] + self.breaks.pop()
 
+    def _loop(self, call: ast.Call, pending: list) -> list:
+        """``ops.loop(name, test, step, *args)``: ``while test(...): if step(...): break``
+        (a step without a bool return is drawn as a plain call)."""
+        test, step = (getattr(A, a.id) for a in call.args[1:3])
+        d = self._node(expr(function_ast(test).body[-1].value) + "?", "decision")
+        self._connect(pending, d)
+        n = self._node(expr(ast.Call(ast.Name(step.__name__), call.args[3:], [])))
+        self.g.edge(d, n, "yes")
+        if function_ast(step).returns is not None and ast.unparse(function_ast(step).returns) == "bool":
+            self.g.edge(n, d, "no")
+            return [(d, "no"), (n, "yes")]
+        self.g.edge(n, d, "")
+        return [(d, "no")]
+
     def _return(self, st: ast.Return, pending: list) -> None:
         v = st.value
         fields = _constructor(v)
@@ -315,8 +356,14 @@ def function_ast(fn) -> ast.FunctionDef:
 
 
 def loop_test(runner) -> str:
-    """The label of the first loop or branch test of a runner function
-    (`inflate`: `inflate_continues(...)`, whose own return is drawn; `deflate`: `while b.pages`)."""
+    """The label of the loop test of a runner function: the test function of
+    its ``ops.loop(name, test, step, ...)`` (whose own return is drawn), else
+    the first loop or branch test."""
+    for node in ast.walk(function_ast(runner)):
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "ops.loop" and len(node.args) > 1 \
+                and isinstance(node.args[1], ast.Name) and hasattr(A, node.args[1].id):
+            body = function_ast(getattr(A, node.args[1].id)).body
+            return expr(body[-1].value) + "?"
     for node in ast.walk(function_ast(runner)):
         if isinstance(node, (ast.If, ast.While)):
             test = node.test

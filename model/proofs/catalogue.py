@@ -3,39 +3,50 @@
 Each `Invariant` has an id, a precise statement, the method, the expected
 outcome on the seed (`proved`, or `violated` for a documented finding, with
 the witness scenario of model/proofs/witnesses.py), the C lines it is about,
-and a check function `check(spec) -> Outcome`.
+and its *plan*: the obligations (model/proofs/checker.py) whose checks make
+the proof, in order. Obligations are shared: a lemma every proof relies on
+(the cycle invariant, each loop invariant, the page lists) is checked once
+and listed in every plan that needs it.
+
+All obligations are claims over the symbolic runs of the spec's own
+functions (model/proofs/runs.py): ``init``, one ``work`` cycle from any state
+satisfying the cycle invariant (model/proofs/cycle.py), ``exit``, and each
+modular loop's body from any state at its head (``loop:inflate``,
+``loop:deflate``, ``loop:release_refused``; model/proofs/loops.py). Every
+environment policy is a hypothesis flag of those runs (host any / consistent
+/ benign; allocator any / 32-bit PFNs / benign); an obligation names the
+flags it assumes.
 
 Methods:
 * ``inductive``: Init ⇒ Inv (the model's `init`), Inv ∧ work ⇒ Inv' (the
-  model's `work`, one whole cycle, for every host reply and allocator result
-  the policy allows), and the environment's own moves between cycles
-  (`host_reset`) keep Inv. Loops inside the cycle are loop summaries whose
-  invariants are proved by the ``loop-invariant`` entries (listed as
-  obligations).
-* ``loop-invariant``: the loop invariant holds on entry (the model's begin
-  function) and is preserved by one call of the model's step function; the
-  claim follows at exit.
+  model's `work`, one whole cycle, every path), the host's own move between
+  cycles (`host_reset`) keeps Inv, and every loop met on the way keeps its
+  loop invariant (entry and preservation, the LOOP lemmas).
+* ``loop-invariant``: a claim about a loop's iterations or its exit, from
+  the loop invariant (proved: entry in every context, preservation by one
+  iteration of the model's own step function).
+* ``lemma``: a fact about the symbolic model itself (the page lists).
 * ``counterexample``: the property is refuted: the solver finds a step that
   breaks it (its values are the counterexample), and the witness scenario,
   replayed in the model's concrete predictor, shows it reachable from init.
-* ``derived``: arithmetic over proved bounds (stated in the detail).
 
 A violated property is checked the same way as a proved one; the outcome is
 `violated` when an obligation fails; the witness replay then confirms it is
 reachable (else the outcome is `unknown`: a counterexample to induction that
-no scenario reaches proves nothing).
+no scenario reaches proves nothing). An obligation whose hypotheses are
+unsatisfiable (or whose run an assumption emptied) is `vacuous`: an error.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import z3
 
-from . import harness as H
+from . import cycle as CY
+from .checker import Obligation, Tally
 from .cref import C, cite
-from .framework import DEFAULT_SPEC, Obligations, Outcome, Spec, satisfiable, timed, valid
-from .harness import B32, B64, FITS32, between
+from .cycle import B32, B64, between, fits32
 
 # -------------------------------------------------------------------------------------
 # the catalogue's data
@@ -43,14 +54,29 @@ from .harness import B32, B64, FITS32, between
 
 
 @dataclass
+class Standalone:
+    """An obligation that is not about a symbolic run: ``fn() -> Tally``."""
+
+    key: str
+    text: str
+    fn: Callable[[], Tally]
+
+
+@dataclass
+class Plan:
+    obligations: list  # Obligation | Standalone, in order: the first failing one decides
+    finish: Callable | None = None  # (outcome, tallies) -> outcome: details, witness confirmation
+
+
+@dataclass
 class Invariant:
     id: str
     title: str
     statement: str
-    method: str  # inductive | loop-invariant | counterexample | derived | bounded k=N
+    method: str  # inductive | loop-invariant | lemma | counterexample
     expected: str  # proved | violated
     c_refs: tuple[str, ...]
-    check: Callable[[Spec], Outcome]
+    plan: Callable[[], Plan]
     witness: str | None = None  # witness scenario id (violations)
     prose: str = ""  # the reviewer's explanation (specs/invariants.md)
     finding: str | None = None  # findings.md section id
@@ -64,7 +90,7 @@ CATALOGUE: dict[str, Invariant] = {}
 
 def invariant(id: str, title: str, statement: str, method: str, expected: str, c_refs=(), witness=None,
               prose: str = "", finding=None):
-    def deco(fn: Callable[[Spec], Outcome]):
+    def deco(fn: Callable[[], Plan]):
         CATALOGUE[id] = Invariant(id, title, " ".join(statement.split()), method, expected, tuple(c_refs), fn,
                                   witness, " ".join(prose.split()), finding)
         return fn
@@ -73,211 +99,207 @@ def invariant(id: str, title: str, statement: str, method: str, expected: str, c
 
 
 # -------------------------------------------------------------------------------------
-# shared obligations
+# obligation helpers
 # -------------------------------------------------------------------------------------
-def _lemma_inflate_loop(ob: Obligations, spec: Spec, alloc="any", host="any") -> None:
-    """inflate_inv holds on entry and is preserved by one inflate_attempt."""
-    if ob.failed is not None:
-        return
-    for p in H.inflate_init_paths(spec):
-        r = p.result
-        b, lv, e = r["b"], r["lv"], r["e"]
-        # on entry: i = 0, no refused page, nothing locked yet, ghosts 0
-        lv.can_sleep = lv.can_sleep if not isinstance(lv.can_sleep, bool) else z3.BoolVal(lv.can_sleep)
-        g = H.InflateGhost(B64(0), B64(0), B64(0))
-        pend, AL, NL = z3.Bool("pending"), z3.Bool("AL"), z3.Bool("NL")
-        inv = H.inflate_inv(e, b, lv, g, pend, pend, AL, AL, NL, NL)
-        if host == "benign" and alloc == "benign":
-            inv = z3.And(inv, H.benign_inflate_inv(b, lv, g))
-        if not ob.valid("inflate loop invariant holds at inflate_begin", inv, p.literals):
-            return
-    for p in H.inflate_step_paths(spec, alloc=alloc, host=host):
-        r = p.result
-        if r["done"]:
-            continue
-        b, lv, env, e, g = r["b"], r["lv"], r["env"], r["e"], r["g"]
-        d = {k: env.counts[k] for k in ("lock", "alloc")}
-        g2 = H.InflateGhost(g.locks + d["lock"], g.allocs + d["alloc"], g.lost + r["n_lost"])
-        inv = H.inflate_inv(e, b, lv, g2, r["pre"]["pending"], env.pending, r["pre"]["AL"], env.all_locked,
-                            r["pre"]["NL"], env.none_locked)
-        if host == "benign" and alloc == "benign":
-            inv = z3.And(inv, H.benign_inflate_inv(b, lv, g2))
-        # the ghost range on `lost` is a modelling bound, not a property: keep it
-        hyp = [z3.ULE(g.lost, B64((1 << 40) - 1))]
-        if not ob.valid("inflate_attempt preserves the loop invariant", inv, p.literals + hyp):
-            return
-    for p in H.inflate_step_paths(spec, alloc=alloc, host=host):
-        # PAGES-PFN-32: a page enters the balloon list only with a PFN < 2^32
-        # (the deflate and pop summaries rely on it)
-        if not ob.valid("pages entering the balloon list have 32-bit PFNs",
-                        z3.And(*[FITS32(pfn) for pfn in p.result["b"].pages]), p.literals):
-            return
-        # with an allocator of 32-bit PFNs no page is ever lost (lost == 0 stays
-        # invariant; CYCLE-ALLOC-BOUND-LOW-PFN relies on it)
-        if alloc in ("low", "benign") and not ob.valid("no page is lost when PFNs fit 32 bits",
-                                                       z3.BoolVal(p.result["n_lost"] == 0), p.literals):
-            return
-    ob.done[:] = [d for d in ob.done if "inflate" not in d or "path" in d] + [
-        "LEMMA inflate loop invariant: init + preservation over inflate_attempt"]
+CONTEXTS = ("init", "work", "exit")
+LOOPS = ("inflate", "release_refused", "deflate", "pop")
+GENERIC = tuple(f"loop:{n}" for n in ("inflate", "release_refused", "deflate"))
+# the benign host and allocator, fixed: the progress proofs' runs
+BENIGN_RUN = "work/benign"
+BENIGN_GENERIC = tuple(f"{g}/consistent+host_benign+alloc_low+alloc_benign" for g in GENERIC)
+ALL = CONTEXTS + GENERIC + (BENIGN_RUN,) + BENIGN_GENERIC
+
+OBLIGATIONS: dict[str, Obligation | Standalone] = {}
 
 
-def _lemma_deflate_loop(ob: Obligations, spec: Spec) -> None:
-    """Deflate loop invariant: i < goal, size = size0 - i, rate_free unchanged;
-    preserved by one deflate_release that does not end the walk."""
-    if ob.failed is not None:
-        return
-    for p in H.deflate_step_paths(spec):
-        r = p.result
-        if r["done"]:
-            continue
-        b, dl = r["b"], r["dl"]
-        env = r["env"]
-        inv = z3.And(z3.ULT(dl.i, dl.goal), z3.ULE(dl.i, r["size0"] - b.target), b.size == r["size0"] - dl.i,
-                     b.rate_free == r["rf0"], dl.i == r["di"] + 1, r["n_pages"] == 0,
-                     # the host's state is what it was when the walk began
-                     env.pending == r["pre"]["pending"], z3.Implies(r["pre"]["AL"], env.all_locked),
-                     env.none_locked == z3.Bool("NL0"),
-                     # the page freed is the head just unlocked, once
-                     z3.BoolVal([c[1] for c in env.calls if c[0] == "free"] == [] or
-                                (len([c for c in env.calls if c[0] == "free"]) == 1 and
-                                 z3.eq([c[1] for c in env.calls if c[0] == "free"][0], z3.BitVec("d.head", 64)))))
-        if not ob.valid("deflate_release preserves the deflate loop invariant", inv, p.literals):
-            return
-    ob.done.append("LEMMA deflate loop invariant: preservation over deflate_release")
+def ob(key: str, text: str, exploration, **kw) -> Obligation:
+    """The obligation ``key`` (created once, shared by every plan that names it)."""
+    if key not in OBLIGATIONS:
+        OBLIGATIONS[key] = Obligation(key, text, exploration, **kw)
+    return OBLIGATIONS[key]
 
 
-def _lemma_pop_loop(ob: Obligations, spec: Spec) -> None:
-    if ob.failed is not None:
-        return
-    for p in H.pop_step_paths(spec):
-        r = p.result
-        b = r["b"]
-        frees = [c[1] for c in r["env"].calls if c[0] == "free"]
-        inv = z3.And(b.size == r["n"] - 1, z3.BoolVal(len(b.pages) == 0), b.stats.free == r["free0"] + 1,
-                     z3.BoolVal(len(frees) == 1 and z3.eq(frees[0], z3.BitVec("pop.head", 64))))
-        if not ob.valid("pop_one: size and the list shrink by one, one free", inv, p.literals):
-            return
-    ob.done.append("LEMMA pop loop invariant: size - pages constant, one free per pop_one")
+def standalone(key: str, text: str, fn: Callable[[], Tally]) -> Standalone:
+    if key not in OBLIGATIONS:
+        OBLIGATIONS[key] = Standalone(key, text, fn)
+    return OBLIGATIONS[key]
 
 
-def _init_obligation(ob: Obligations, spec: Spec, claim: Callable, name: str, host: str = "any") -> None:
-    if ob.failed is not None:
-        return
-    for p in H.init_paths(spec, host=host):
-        r = p.result
-        if r["rc"] != 0:
-            continue
-        env = r["env"]
-        if not ob.valid(f"Init ⇒ {name}", claim(r["b"], env), p.literals):
-            return
+def at_end(fn):
+    """on_end hook of the paths that return: fn(data) -> claims."""
+    return lambda run, path: fn(path.data) if path.kind == "return" else None
 
 
-_COMBINED: dict = {}
+def at_step_end(fn):
+    """on_end hook of a generic loop exploration: every step (iterations and
+    exits), fn(data, path) with data['args'] the state after the step."""
+    return lambda run, path: fn(path.data, path)
 
 
-def _cycle_inv_holds(spec: Spec, host: str, alloc: str, n: int, p) -> bool:
-    """Is the whole state part of the cycle invariant (rates, slow cycles,
-    refused pages, size == pages) valid on path n? Computed once per path and
-    shared by the invariants it implies; a path where it is not valid falls
-    back to checking the invariant's own claim (and its counterexample)."""
-    key = (spec.key, host, alloc, n)
-    if key not in _COMBINED:
-        r = p.result
-        b, env = r["b"], r["env"]
-        claim = z3.And(H.rate_bounds(b), b.n_refused_pages == 0, z3.BoolVal(len(b.refused_pages) == 0),
-                       b.size == env.npages())
-        _COMBINED[key] = bool(valid(claim, p.literals).ok)
-    return _COMBINED[key]
+def calls_of(data, kind: str, cmd=None) -> list:
+    return [c for c in data["env"].calls if c.kind == kind and (cmd is None or c.args[0] == cmd)]
 
 
-def _cycle_obligation(ob: Obligations, spec: Spec, claim: Callable, name: str, host="any", alloc="any",
-                      fixed_target=False, extra_hyps: Callable | None = None, implied_by_cycle_inv=False) -> None:
-    if ob.failed is not None:
-        return
-    paths = H.cycle_paths(spec, host=host, alloc=alloc, fixed_target=fixed_target)
-    for n, p in enumerate(paths):
-        r = p.result
-        if implied_by_cycle_inv and not fixed_target and _cycle_inv_holds(spec, host, alloc, n, p):
-            ob.done.append(f"Inv ∧ work ⇒ {name} [path {n + 1}]")
-            continue
-        hyps = p.literals + (extra_hyps(r) if extra_hyps else [])
-        if not ob.valid(f"Inv ∧ work ⇒ {name} [path {n + 1}]", claim(r), hyps):
-            return
-    ob.done[:] = [d for d in ob.done if not d.startswith(f"Inv ∧ work ⇒ {name} [path")] + [
-        f"Inv ∧ work ⇒ {name} ({len(paths)} paths, host {host}, allocator {alloc})"]
+def guard(c):
+    g = c.guard
+    return z3.BoolVal(g) if isinstance(g, bool) else g
 
 
-def _host_reset_obligation(ob: Obligations, host: str) -> None:
-    """The environment's move between cycles: the host forgets the guest."""
-    if ob.failed is not None:
-        return
-    np, rr, pend, AL, NL = z3.BitVec("np", 32), z3.Bool("rr"), z3.Bool("pending"), z3.Bool("AL"), z3.Bool("NL")
-    pre = H.proto_inv(rr, pend, AL, NL, np, host)
-    post = H.proto_inv(rr, z3.BoolVal(True), np == 0, z3.BoolVal(True), np, host)
-    ob.valid("Inv ∧ host_reset ⇒ Inv'", post, [pre])
+def post(data):
+    return data["b"], data["env"].ghost
 
 
-def _inductive(spec: Spec, name: str, state_claim: Callable, host="any", alloc="any") -> Outcome:
-    """Init ⇒ P, Inv ∧ work ⇒ P' (P part of the cycle invariant), with the loop lemmas."""
-    ob = Obligations()
-    _lemma_inflate_loop(ob, spec)
-    _lemma_deflate_loop(ob, spec)
-    _lemma_pop_loop(ob, spec)
-    _init_obligation(ob, spec, lambda b, env: state_claim(b, env), name, host)
-    _cycle_obligation(ob, spec, lambda r: state_claim(r["b"], r["env"]), name, host, alloc, implied_by_cycle_inv=True)
-    return ob.outcome()
+def visit_of(data, name: str):
+    """The last visit of loop ``name`` on the path (None if it was not met)."""
+    vs = [v for v in data.get("_loops", ()) if v.name == name]
+    return vs[-1] if vs else None
 
 
-def _confirm_witness(out: Outcome, witness: str) -> Outcome:
-    """A violation is reported only when the witness replays in the model."""
-    if out.status != "violated":
-        return out
-    from .witnesses import replay_in_model
+def step_calls(path):
+    """Calls of the step in a generic loop exploration (its env only holds those)."""
+    return path.data["env"].calls
 
-    seen, _ = replay_in_model(witness)
-    if seen is None:
-        return Outcome("unknown", out.detail + f"; but witness {witness} does not show it in the model's predictor",
-                       out.counterexample, out.obligations)
-    out.detail += f"; reachable: witness {witness} replayed in model.predict shows: {seen}"
+
+# -- the cycle invariant -----------------------------------------------------------------
+CONJUNCTS = tuple(CY.CONJUNCT_TEXT)
+
+
+def _conj(data, c):
+    b, g = post(data)
+    return CY.conjuncts(b, g, data["policy"])[c]
+
+
+def cycle_init(c: str) -> Obligation:
+    return ob(f"CYCLE init {c}", f"Init ⇒ {CY.CONJUNCT_TEXT[c]}", "init",
+              policy=("consistent",) if c == "consistent" else (),
+              on_end=lambda run, p: _conj(p.data, c) if p.kind == "return" and p.data["rc"] == 0 else None)
+
+
+def cycle_work(c: str) -> Obligation:
+    return ob(f"CYCLE work {c}", f"Inv ∧ work ⇒ {CY.CONJUNCT_TEXT[c]}'", "work",
+              policy=("consistent",) if c == "consistent" else (), on_end=at_end(lambda d: _conj(d, c)))
+
+
+def _host_reset() -> Tally:
+    from balloonspec.model.state import Balloon
+    from balloonspec.model.symbolic import Ghost, Policy
+    from balloonspec.model.ops import Z3Ops
+
+    ops = Z3Ops()
+    b, g, pol = Balloon.symbolic(ops, "b."), Ghost.fresh("host."), Policy.symbolic()
+    pre = CY.inv(b, g, pol)
+    return check_valid("CYCLE host_reset", [pre], CY.inv(b, CY.host_reset(g), pol), "Inv ∧ host_reset ⇒ Inv'",
+                       ["the cycle invariant"])
+
+
+def check_valid(key: str, hyps: list, claim, label: str, hyp_labels=()) -> Tally:
+    """A standalone validity check, with its non-vacuity check."""
+    from .checker import model_dict
+
+    t = Tally(key)
+    t.checks = 1
+    s = z3.Solver()
+    s.add(*hyps)
+    r = s.check()
+    if r == z3.unsat:
+        return t  # vacuous: no applicable check
+    t.applicable = 1
+    t.hypotheses = set(hyp_labels)
+    t.example = ((), model_dict(s.model()) if r == z3.sat else {})
+    s.add(z3.Not(claim))
+    r = s.check()
+    if r == z3.sat:
+        t.fail = ((), label, model_dict(s.model()), [], "violated")
+    elif r == z3.unknown:
+        t.unknown = ((), label, "solver says unknown")
+    return t
+
+
+HOST_RESET = standalone("CYCLE host_reset", "Inv ∧ host_reset ⇒ Inv' (the host forgets the guest between cycles)",
+                        _host_reset)
+
+# -- loops and lists -----------------------------------------------------------------------
+
+
+def loop_entry(name: str) -> Obligation:
+    return ob(f"LOOP {name} entry", f"the {name} loop invariant holds on entry", ALL, required=False,
+              on_claim=lambda run, c: c.formula if c.kind == "loop-entry" and c.loop.name == name else None)
+
+
+def loop_preserved(name: str) -> Obligation:
+    return ob(f"LOOP {name} preserved", f"one iteration of the {name} loop (the model's step) preserves it", ALL,
+              required=False,
+              on_claim=lambda run, c: c.formula if c.kind == "loop-preserved" and c.loop.name == name else None)
+
+
+LISTS = ob("LISTS", "every list_add names a page not on the list, does not wrap the length (and puts only 32-bit "
+           "PFNs on b->pages); every list read is of a non-empty list", ALL, required=False,
+           on_claim=lambda run, c: (c.formula, c.text) if c.kind == "list" else None)
+
+
+def _list_ri() -> Tally:
+    from .lists import list_lemmas
+
+    return list_lemmas()
+
+
+LIST_RI = standalone("LIST-RI", "the symbolic page lists keep their representation invariant and behave as the "
+                     "concrete lists (add/take/head/tail/empty)", _list_ri)
+
+
+def loop_lemmas(*names) -> list:
+    out = []
+    for n in names:
+        out += [loop_entry(n), loop_preserved(n)]
     return out
 
 
-def _inflate_exit_paths(spec: Spec, alloc="any", host="any"):
-    """(path, result) of inflate_attempt steps that end the loop (then
-    inflate_end and release_refused_pages have run)."""
-    return [p for p in H.inflate_step_paths(spec, alloc=alloc, host=host) if p.result["done"]]
+def core() -> list:
+    """What every proof over the runs relies on: the cycle invariant (each
+    conjunct after init and after a cycle, and across host_reset), every loop
+    invariant, the page lists."""
+    return ([cycle_init(c) for c in CONJUNCTS] + [cycle_work(c) for c in CONJUNCTS] + [HOST_RESET]
+            + loop_lemmas(*LOOPS) + [LISTS, LIST_RI])
 
 
-def _exit_obligation(ob: Obligations, spec: Spec, name: str, claim: Callable, alloc="any", host="any",
-                     hyps: Callable | None = None) -> None:
-    if ob.failed is not None:
-        return
-    paths = _inflate_exit_paths(spec, alloc, host)
-    for n, p in enumerate(paths):
-        r = p.result
-        h = p.literals + (hyps(r) if hyps else [])
-        if not ob.valid(f"{name} at the inflate loop's exit [path {n + 1}]", claim(r), h):
-            return
-    ob.done[:] = [d for d in ob.done if not d.startswith(f"{name} at the inflate loop's exit [path")] + [
-        f"{name} at the inflate loop's exit ({len(paths)} exit paths of inflate_attempt, allocator {alloc})"]
+def inductive(c: str, extra=()) -> Plan:
+    own = [cycle_init(c), cycle_work(c)]
+    return Plan(own + list(extra) + [o for o in core() if o not in own])
 
 
-def _locks_total(r):
-    return r["g"].locks + r["env"].counts["lock"]
+def _confirm(witness: str):
+    def finish(out, tallies):
+        if out.status != "violated":
+            return out
+        from .witnesses import replay_in_model
+
+        seen, _ = replay_in_model(witness)
+        if seen is None:
+            out.status = "unknown"
+            out.detail += f"; but witness {witness} does not show it in the model's predictor"
+        else:
+            out.detail += f"; reachable: witness {witness} replayed in model.predict shows: {seen}"
+        return out
+
+    return finish
 
 
-def _allocs_total(r):
-    return r["g"].allocs + r["env"].counts["alloc"]
+def _rate0(b0):
+    """The rate inflate_begin chose, from the state at the loop's entry (C's numbers)."""
+    return z3.If(b0.slow_allocation_cycles != 0, b0.rate_alloc, B32(C.NOSLEEP_ALLOC_MAX))
 
 
-def _oks_total(r):
-    """Pages added to the balloon by this inflate (size - size0)."""
-    return r["b"].size - r["e"].size0
+def inflate_exit(key: str, text: str, claim, policy=()) -> Obligation:
+    """A claim at the inflate loop's exit in a work cycle: claim(entry, after) with
+    entry/after the loop's state dicts (b, lv, env)."""
+    return ob(key, text, "work", policy=policy,
+              on_loop_exit=lambda run, v: claim(v.state("entry"), v.state("after")) if v.name == "inflate" else None)
 
 
 # -------------------------------------------------------------------------------------
 # rates and counters
 # -------------------------------------------------------------------------------------
+
 @invariant(
     "RATE-ALLOC-BOUNDS", "rate_alloc stays in [512, 2048]",
     f"After init and after every work cycle, for every host reply and allocator result, "
@@ -290,10 +312,8 @@ def _oks_total(r):
     invariant: at the loop's exit i <= rate <= {C.NOSLEEP_ALLOC_MAX}, hence i / rate_alloc <= 32 and the sum
     is at most {C.RATE_ALLOC_MAX} + 512 before the min(). Without that lemma the solver finds the wrap.""",
 )
-def check_rate_alloc(spec: Spec) -> Outcome:
-    return _inductive(spec, "RATE-ALLOC-BOUNDS",
-                      lambda b, env: between(b.rate_alloc, C.RATE_ALLOC_MIN, C.RATE_ALLOC_MAX))
-
+def plan_rate_alloc() -> Plan:
+    return inductive("rate_alloc")
 
 @invariant(
     "RATE-FREE-BOUNDS", "rate_free stays in [512, 16384]",
@@ -306,10 +326,8 @@ def check_rate_alloc(spec: Spec) -> Outcome:
     deflate without error. vmballoon_pop reads rate_free (cond_resched every rate_free pages), so the lower
     bound also guarantees pop never compares against 0.""",
 )
-def check_rate_free(spec: Spec) -> Outcome:
-    return _inductive(spec, "RATE-FREE-BOUNDS",
-                      lambda b, env: between(b.rate_free, C.RATE_FREE_MIN, C.RATE_FREE_MAX))
-
+def plan_rate_free() -> Plan:
+    return inductive("rate_free")
 
 @invariant(
     "SLOW-CYCLES-BOUND", "slow_allocation_cycles <= 4",
@@ -318,13 +336,13 @@ def check_rate_free(spec: Spec) -> Outcome:
     c_refs=("b->slow_allocation_cycles = VMW_BALLOON_SLOW_CYCLES;", "b->slow_allocation_cycles--;"),
     prose="Set to 4 on a NOSLEEP allocation failure, decremented once per cycle while positive.",
 )
-def check_slow(spec: Spec) -> Outcome:
-    return _inductive(spec, "SLOW-CYCLES-BOUND", lambda b, env: z3.ULE(b.slow_allocation_cycles, B32(C.SLOW_CYCLES)))
-
+def plan_slow() -> Plan:
+    return inductive("slow")
 
 # -------------------------------------------------------------------------------------
 # refused pages
 # -------------------------------------------------------------------------------------
+
 @invariant(
     "REFUSED-BOUND", "at most 16 refused pages during a cycle",
     f"During inflation n_refused_pages <= VMW_BALLOON_MAX_REFUSED = {C.MAX_REFUSED} after every allocation "
@@ -334,18 +352,14 @@ def check_slow(spec: Spec) -> Outcome:
     prose=f"""The loop invariant keeps n_refused_pages <= {C.MAX_REFUSED - 1} at every attempt boundary; the
     attempt that reaches {C.MAX_REFUSED} ends reserve_page with -EIO and the cycle's loop.""",
 )
-def check_refused(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _lemma_inflate_loop(ob, spec)
-    for p in H.inflate_step_paths(spec):
-        r = p.result
-        nref = r["nref_step"]
-        claim = z3.And(z3.ULE(nref, B32(C.MAX_REFUSED)),
-                       nref == r["pre"]["nref"] + r["n_refused_list"])
-        if not ob.valid("n_refused_pages <= MAX_REFUSED after an attempt", claim, p.literals):
-            break
-    return ob.outcome()
+def plan_refused() -> Plan:
+    def claim(d, path):
+        b = d["args"]["b"]
+        return z3.And(z3.ULE(b.n_refused_pages, B32(C.MAX_REFUSED)), b.refused_pages.n == b.n_refused_pages)
 
+    own = ob("REFUSED-BOUND step", f"after every allocation attempt n_refused_pages <= {C.MAX_REFUSED} and the refused "
+             "list holds that many pages", "loop:inflate", on_end=at_step_end(claim), required=False)
+    return Plan([own] + core())
 
 @invariant(
     "REFUSED-EMPTY-AT-END", "the refused list is empty at the end of every cycle",
@@ -357,29 +371,35 @@ def check_refused(spec: Spec) -> Outcome:
     vmballoon_release_refused_pages. That function is checked on refused lists of every length 0..16 (the
     range REFUSED-BOUND proves), so this is exhaustive, not a bounded check.""",
 )
-def check_refused_empty(spec: Spec) -> Outcome:
-    ob = Obligations()
-    for p in H.release_refused_runs(spec):
-        r = p.result
-        frees = [c[1] for c in r["env"].calls if c[0] == "free"]
-        ok = (len(frees) == r["L"] and all(z3.eq(a, b) for a, b in zip(frees, reversed(r["pfns"]))))
-        claim = z3.And(z3.BoolVal(ok), r["b"].n_refused_pages == 0, z3.BoolVal(len(r["b"].refused_pages) == 0))
-        if not ob.valid(f"release_refused_pages on {r['L']} refused pages frees each once, empties the list", claim,
-                        p.literals):
-            return ob.outcome()
-    ob.done[:] = [d for d in ob.done if "release_refused" not in d] + [
-        "release_refused_pages on refused lists of length 0..16: each page freed once, list empty, count 0"]
-    out = _inductive(spec, "REFUSED-EMPTY-AT-END",
-                     lambda b, env: z3.And(b.n_refused_pages == 0, z3.BoolVal(len(b.refused_pages) == 0)))
-    out.obligations = ob.done + out.obligations
-    return out
+def plan_refused_empty() -> Plan:
+    def claim(d, path):
+        if path.kind != "iteration":
+            return None
+        v = path.loops[-1]
+        h, a = v.state("head")["b"].refused_pages, v.state("after")["b"].refused_pages
+        frees = [c for c in step_calls(path) if c.kind == "free"]
+        return z3.And(z3.BoolVal(len(frees) == 1), *[f.pfn == h.item(h.n - 1) for f in frees],
+                      a.n == h.n - 1, a.arr == h.arr)
 
+    own = ob("REFUSED-EMPTY release step", "each step of release_refused_pages frees the head of the refused list, "
+             "once, and shortens the list by one (so every refused page is freed exactly once)",
+             "loop:release_refused", on_end=at_step_end(claim), required=False)
+    return inductive("refused", [own])
 
 # -------------------------------------------------------------------------------------
 # per-cycle bounds
 # -------------------------------------------------------------------------------------
+
 LOCK_BOUND = C.NOSLEEP_ALLOC_MAX + C.MAX_REFUSED  # 16400
 
+
+def _locks(d):
+    return d["env"].ghost.n_lock - d["g0"].n_lock
+
+
+def lock_bound() -> Obligation:
+    return ob("CYCLE-LOCK-BOUND", f"Inv ∧ work ⇒ LOCKs in the cycle <= {LOCK_BOUND}", "work",
+              on_end=at_end(lambda d: z3.ULE(_locks(d), B64(LOCK_BOUND))))
 
 @invariant(
     "CYCLE-LOCK-BOUND", f"at most {LOCK_BOUND} LOCKs per cycle",
@@ -392,21 +412,21 @@ LOCK_BOUND = C.NOSLEEP_ALLOC_MAX + C.MAX_REFUSED  # 16400
     exiting attempt adds one LOCK. Exactly attainable: {C.NOSLEEP_ALLOC_MAX} successes then 16 refusals, or
     15 refusals then {C.NOSLEEP_ALLOC_MAX + 1} successes (the solver produces such an exit state).""",
 )
-def check_lock_bound(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _lemma_inflate_loop(ob, spec)
-    _exit_obligation(ob, spec, "LOCKs <= 16400", lambda r: z3.ULE(_locks_total(r), B64(LOCK_BOUND)))
-    _cycle_obligation(ob, spec, lambda r: z3.BoolVal(
-        r["env"].counts["lock"] == (r["record"].get("inflate", {}).get("counts1", {}).get("lock", 0)
-                                    - r["record"].get("inflate", {}).get("counts0", {}).get("lock", 0))),
-        "no LOCK outside the inflate loop")
-    out = ob.outcome()
-    if out.status == "proved":
-        paths = _inflate_exit_paths(spec)
-        attained = any(satisfiable(_locks_total(p.result) == B64(LOCK_BOUND), p.literals).ok for p in paths)
-        out.detail = f"bound {LOCK_BOUND} is {'attained' if attained else 'NOT attained (not tight)'}"
-    return out
+def plan_lock_bound() -> Plan:
+    own = lock_bound()
+    tight = ob("CYCLE-LOCK-BOUND attained", f"some cycle sends exactly {LOCK_BOUND} LOCKs", "work", mode="exists",
+               on_end=at_end(lambda d: _locks(d) == B64(LOCK_BOUND)))
 
+    def finish(out, tallies):
+        if out.status == "proved":
+            t = tallies[tight.key]
+            out.detail = f"bound {LOCK_BOUND} is {'attained' if t.witness else 'NOT attained (not tight)'}"
+        return out
+
+    return Plan([own, tight] + core(), finish)
+
+def _added(e, a):
+    return a["b"].pages.n - e["b"].pages.n
 
 @invariant(
     "CYCLE-LOCKED-PAGES-EXACT", "a cycle adds at most rate + 1 pages",
@@ -416,15 +436,10 @@ def check_lock_bound(spec: Spec) -> Outcome:
     "loop-invariant", "proved",
     c_refs=("rate = b->slow_allocation_cycles ?", "if (i >= rate) {"),
 )
-def check_locked_exact(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _lemma_inflate_loop(ob, spec)
-    _exit_obligation(
-        ob, spec, "pages added <= rate0 + 1",
-        lambda r: z3.ULE(_oks_total(r),
-                         z3.If(r["e"].slow0 != 0, r["e"].ra0, B32(C.NOSLEEP_ALLOC_MAX)) + 1))
-    return ob.outcome()
-
+def plan_locked_exact() -> Plan:
+    own = inflate_exit("CYCLE-LOCKED-PAGES-EXACT exit", "at the inflate loop's exit: pages added <= rate0 + 1",
+                       lambda e, a: z3.ULE(_added(e, a), _rate0(e["b"]) + 1))
+    return Plan([own] + core())
 
 @invariant(
     "CYCLE-NOSLEEP-RATE", "a cycle locks at most NOSLEEP_ALLOC_MAX pages",
@@ -436,13 +451,13 @@ def check_locked_exact(spec: Spec) -> Outcome:
     0..{C.NOSLEEP_ALLOC_MAX} all allocate: {C.NOSLEEP_ALLOC_MAX + 1} pages (CYCLE-LOCKED-PAGES-EXACT proves this
     is the maximum).""",
 )
-def check_nosleep_rate(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _lemma_inflate_loop(ob, spec)
-    _exit_obligation(ob, spec, f"pages added <= {C.NOSLEEP_ALLOC_MAX}",
-                     lambda r: z3.ULE(_oks_total(r), B32(C.NOSLEEP_ALLOC_MAX)))
-    return _confirm_witness(ob.outcome(), "wit-nosleep-plus-one")
+def plan_nosleep_rate() -> Plan:
+    own = inflate_exit("CYCLE-NOSLEEP-RATE exit", f"at the inflate loop's exit: pages added <= {C.NOSLEEP_ALLOC_MAX}",
+                       lambda e, a: z3.ULE(_added(e, a), B32(C.NOSLEEP_ALLOC_MAX)))
+    return Plan([own] + core(), _confirm("wit-nosleep-plus-one"))
 
+def _allocs(d):
+    return d["env"].ghost.n_alloc - d["g0"].n_alloc
 
 @invariant(
     "CYCLE-ALLOC-BOUND", f"at most {LOCK_BOUND} page allocations per cycle",
@@ -454,13 +469,10 @@ def check_nosleep_rate(spec: Spec) -> Outcome:
     and without counting it anywhere, so nothing bounds the allocations of one cycle but the allocator
     failing. CYCLE-ALLOC-BOUND-LOW-PFN proves the bound when PFNs fit 32 bits.""",
 )
-def check_alloc_bound(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _lemma_inflate_loop(ob, spec)
-    _exit_obligation(ob, spec, f"alloc_page calls <= {LOCK_BOUND}",
-                     lambda r: z3.ULE(_allocs_total(r), B64(LOCK_BOUND)))
-    return _confirm_witness(ob.outcome(), "wit-high-pfn-unbounded")
-
+def plan_alloc_bound() -> Plan:
+    own = ob("CYCLE-ALLOC-BOUND", f"Inv ∧ work ⇒ alloc_page calls in the cycle <= {LOCK_BOUND}", "work",
+             on_end=at_end(lambda d: z3.ULE(_allocs(d), B64(LOCK_BOUND))))
+    return Plan([own] + core(), _confirm("wit-high-pfn-unbounded"))
 
 @invariant(
     "CYCLE-ALLOC-BOUND-LOW-PFN", f"at most {LOCK_BOUND} allocations per cycle when PFNs fit 32 bits",
@@ -472,14 +484,10 @@ def check_alloc_bound(spec: Spec) -> Outcome:
     allocation either ends the cycle or switches to sleeping allocations with rate = rate_alloc <= 2048, so
     the total stays within the LOCK bound.""",
 )
-def check_alloc_bound_low(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _lemma_inflate_loop(ob, spec, alloc="low")
-    _exit_obligation(ob, spec, f"alloc_page calls <= {LOCK_BOUND}",
-                     lambda r: z3.ULE(_allocs_total(r), B64(LOCK_BOUND)), alloc="low",
-                     hyps=lambda r: [r["g"].lost == 0])
-    return ob.outcome()
-
+def plan_alloc_bound_low() -> Plan:
+    own = ob("CYCLE-ALLOC-BOUND-LOW-PFN", f"allocator of 32-bit PFNs: Inv ∧ work ⇒ alloc_page calls <= {LOCK_BOUND}",
+             "work", policy=("alloc_low",), on_end=at_end(lambda d: z3.ULE(_allocs(d), B64(LOCK_BOUND))))
+    return Plan([own] + core())
 
 @invariant(
     "CYCLE-UNLOCK-BOUND", "at most rate_free UNLOCKs per cycle",
@@ -488,24 +496,20 @@ def check_alloc_bound_low(spec: Spec) -> Outcome:
     "loop-invariant", "proved",
     c_refs=("goal = min(b->size - b->target, b->rate_free);", "if (++i >= goal)"),
 )
-def check_unlock_bound(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _lemma_deflate_loop(ob, spec)
-    for p in H.deflate_step_paths(spec):
-        r = p.result
-        if not r["done"]:
-            continue
-        unlocks = r["di"] + r["env"].counts["unlock"]
-        if not ob.valid("UNLOCKs <= goal <= rate_free at the deflate walk's exit",
-                        z3.And(z3.ULE(unlocks, r["dl"].goal), z3.ULE(r["dl"].goal, r["rf0"]),
-                               z3.ULE(r["rf0"], B32(C.RATE_FREE_MAX))), p.literals):
-            break
-    _cycle_obligation(ob, spec, lambda r: z3.BoolVal(
-        r["env"].counts["unlock"] == (r["record"].get("deflate", {}).get("counts1", {}).get("unlock", 0)
-                                      - r["record"].get("deflate", {}).get("counts0", {}).get("unlock", 0))),
-        "no UNLOCK outside the deflate walk")
-    return ob.outcome()
+def plan_unlock_bound() -> Plan:
+    def claim(d):
+        pre = d["pre"]
+        unlocks = d["env"].ghost.n_unlock - d["g0"].n_unlock
+        return z3.And(z3.ULE(unlocks, z3.ZeroExt(32, pre.rate_free)), z3.ULE(pre.rate_free, B32(C.RATE_FREE_MAX)))
 
+    own = ob("CYCLE-UNLOCK-BOUND", "Inv ∧ work ⇒ UNLOCKs in the cycle <= rate_free <= "
+             f"{C.RATE_FREE_MAX}", "work", on_end=at_end(claim))
+    freed = ob("CYCLE-UNLOCK-BOUND deflate", "at the deflate walk's exit: pages taken off the balloon <= goal <= "
+               "rate_free", "work",
+               on_loop_exit=lambda run, v: z3.And(
+                   z3.ULE(v.state("entry")["b"].pages.n - v.state("after")["b"].pages.n, v.state("entry")["dl"].goal),
+                   z3.ULE(v.state("entry")["dl"].goal, v.state("entry")["b"].rate_free)) if v.name == "deflate" else None)
+    return Plan([own, freed] + core())
 
 @invariant(
     "STATS-LOCK-RATE", "stats.lock counts LOCKs (wraps no sooner than 261,889 cycles)",
@@ -518,23 +522,15 @@ def check_unlock_bound(spec: Spec) -> Outcome:
     decision of the driver reads a counter, so a wrap is cosmetic. stats.alloc has no such bound: with PFNs
     >= 2^32 one cycle can make any number of allocations (CYCLE-ALLOC-BOUND).""",
 )
-def check_stats_lock(spec: Spec) -> Outcome:
-    ob = Obligations()
-    for p in H.inflate_step_paths(spec):
-        r = p.result
-        d_lock = r["env"].counts["lock"]
-        # stats.lock of the symbolic balloon is "b.stats.lock"; after one attempt
-        claim = r["b"].stats.lock == z3.BitVec("b.stats.lock", 32) + d_lock
-        if not ob.valid("stats.lock += LOCK calls in one inflate_attempt", claim, p.literals):
-            break
-    if ob.failed is None:
-        ob.done.append(f"with CYCLE-LOCK-BOUND: <= {LOCK_BOUND} per cycle")
-    return ob.outcome()
-
+def plan_stats_lock() -> Plan:
+    own = ob("STATS-LOCK-RATE", "Inv ∧ work ⇒ stats.lock grows by the LOCKs of the cycle (mod 2^32)", "work",
+             on_end=at_end(lambda d: d["b"].stats.lock - d["pre"].stats.lock == z3.Extract(31, 0, _locks(d))))
+    return Plan([own, lock_bound()] + core())
 
 # -------------------------------------------------------------------------------------
 # size vs target
 # -------------------------------------------------------------------------------------
+
 @invariant(
     "NO-OVERSHOOT", "inflate never passes the target, deflate never goes below it",
     "In every work cycle: if the balloon inflates, size0 <= size' <= target; if it deflates, "
@@ -545,24 +541,18 @@ def check_stats_lock(spec: Spec) -> Outcome:
     failed NOSLEEP attempt uses up an iteration without adding a page). Deflate: at most goal = min(size -
     target, rate_free) pages. Checked on the loops' exits inside whole cycles.""",
 )
-def check_overshoot(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _lemma_inflate_loop(ob, spec)
-    _lemma_deflate_loop(ob, spec)
+def plan_overshoot() -> Plan:
+    def claim(run, v):
+        e, a = v.state("entry")["b"], v.state("after")["b"]
+        if v.name == "inflate":
+            return z3.And(z3.ULE(e.size, a.size), z3.ULE(a.size, e.target))
+        if v.name == "deflate":
+            return z3.And(z3.ULE(e.target, a.size), z3.ULE(a.size, e.size))
+        return None
 
-    def claim(r):
-        rec, b = r["record"], r["b"]
-        parts = []
-        if "inflate" in rec:
-            e = rec["inflate"]["entry"]
-            parts.append(z3.And(z3.ULE(e.size0, b.size), z3.ULE(b.size, b.target)))
-        if "deflate" in rec:
-            parts.append(z3.And(z3.ULE(b.target, b.size), z3.ULE(b.size, rec["deflate"]["size0"])))
-        return z3.And(*parts) if parts else z3.BoolVal(True)
-
-    _cycle_obligation(ob, spec, claim, "no overshoot")
-    return ob.outcome()
-
+    own = ob("NO-OVERSHOOT", "at the exit of the inflate loop size0 <= size' <= target, of the deflate walk "
+             "target <= size' <= size0", "work", on_loop_exit=claim)
+    return Plan([own] + core())
 
 @invariant(
     "TARGET-FAITHFUL", "the target adopted is the host's reply",
@@ -573,23 +563,47 @@ def check_overshoot(spec: Spec) -> Outcome:
     but the backdoor's result register is 32-bit (specs/trace.md; model/environment.py masks host replies to
     32 bits), so nothing is lost. Only a host writing bits 63..32 of rbx would be truncated.""",
 )
-def check_target(spec: Spec) -> Outcome:
-    ob = Obligations()
-
-    def claim(r):
-        gts = [c for c in r["env"].calls if c[0] == "backdoor" and c[1] == C.CMD_GET_TARGET]
+def plan_target() -> Plan:
+    def claim(d):
+        gts = calls_of(d, "backdoor", C.CMD_GET_TARGET)
         if not gts:
-            return z3.BoolVal(True)
-        st, res = gts[-1][3], gts[-1][4]
-        return z3.Implies(st == 0, z3.ZeroExt(32, r["b"].target) == res)
+            return None
+        c = gts[-1]
+        return z3.Implies(c.status == 0, z3.ZeroExt(32, d["b"].target) == c.result)
 
-    _cycle_obligation(ob, spec, claim, "target' == GET_TARGET result")
-    return ob.outcome()
-
+    own = ob("TARGET-FAITHFUL", "Inv ∧ work ⇒ target' == GET_TARGET's result when it succeeded", "work",
+             on_end=at_end(claim))
+    return Plan([own] + core())
 
 # -------------------------------------------------------------------------------------
 # memory
 # -------------------------------------------------------------------------------------
+
+def _conservation(d, path):
+    """The page of one allocation attempt (the step of a generic inflate run)."""
+    allocs = [c for c in step_calls(path) if c.kind == "alloc"]
+    if len(allocs) != 1:
+        return z3.BoolVal(False), "one alloc_page per attempt"
+    q, ok = allocs[0].pfn, allocs[0].ok
+    v = path.loops[-1]
+    h, a = v.state("head")["b"], v.state("after")["b"]
+    frees = [c for c in step_calls(path) if c.kind == "free"]
+    places = [a.pages.contains(q), a.refused_pages.contains(q), z3.Or(*[f.pfn == q for f in frees]) if frees
+              else z3.BoolVal(False), a.lost_pages.contains(q)]
+    once = z3.Sum(*[z3.If(x, 1, 0) for x in places]) == 1
+    return z3.If(ok, z3.And(once, z3.Not(a.lost_pages.contains(q))),
+                 z3.And(a.pages.n == h.pages.n, a.refused_pages.n == h.refused_pages.n,
+                        a.lost_pages.n == h.lost_pages.n)), "the page is listed once or freed, none lost"
+
+
+def _mem_step(alloc: str) -> Obligation:
+    low = alloc == "low"
+    return ob(f"MEM step{' low' if low else ''}",
+              "each page alloc_page returns in an inflate attempt is put on exactly one list or freed at once, and "
+              "none is lost" + (" (allocator of 32-bit PFNs)" if low else ""), "loop:inflate",
+              policy=("alloc_low",) if low else (), required=False,
+              on_end=at_step_end(_conservation))
+
 @invariant(
     "MEM-CONSERVATION", "every allocated page is in the balloon, refused, or freed",
     "Every page alloc_page returns ends up exactly once in one of: the balloon's list, the refused list, or "
@@ -600,9 +614,8 @@ def check_target(spec: Spec) -> Outcome:
     prose="""Refuted by a page with PFN >= 2^32: it is neither listed nor freed (a leak that not even module
     exit recovers). MEM-CONSERVATION-LOW-PFN proves conservation when PFNs fit 32 bits.""",
 )
-def check_mem(spec: Spec) -> Outcome:
-    return _confirm_witness(_mem(spec, "any"), "wit-high-pfn-leak")
-
+def plan_mem() -> Plan:
+    return Plan([_mem_step("any")] + core(), _confirm("wit-high-pfn-leak"))
 
 @invariant(
     "MEM-CONSERVATION-LOW-PFN", "conservation holds when PFNs fit 32 bits",
@@ -611,32 +624,8 @@ def check_mem(spec: Spec) -> Outcome:
     "inductive", "proved",
     c_refs=("list_add(&page->lru, &b->pages);", "list_add(&page->lru, &b->refused_pages);", "__free_page(page);"),
 )
-def check_mem_low(spec: Spec) -> Outcome:
-    return _mem(spec, "low")
-
-
-def _mem(spec: Spec, alloc: str) -> Outcome:
-    ob = Obligations()
-    for p in H.inflate_step_paths(spec, alloc=alloc):
-        r = p.result
-        env = r["env"]
-        allocs = [c for c in env.calls if c[0] == "alloc"]
-        got = allocs[0][2] if allocs else z3.BoolVal(False)  # one alloc_page per attempt
-        frees_now = sum(1 for c in env.calls if c[0] == "free" and any(z3.eq(c[1], a[3]) for a in allocs))
-        # where the attempt's page went: the balloon list, the refused list (on exit paths the
-        # refused list was released: its pages are among the frees), freed at once, or lost
-        refused = 0 if r["done"] else r["n_refused_list"]
-        placed = r["n_pages"] + refused + frees_now + r["n_lost"]
-        lost_ok = r["n_lost"] == 0
-        claim = z3.And(z3.If(got, B32(1), B32(0)) == B32(placed), z3.BoolVal(lost_ok))
-        if not ob.valid("each page alloc_page returns is listed once or freed (none lost)", claim, p.literals):
-            return ob.outcome()
-    ob.done[:] = [d for d in ob.done if "alloc_page returns" not in d] + [
-        f"each page alloc_page returns is listed once or freed (inflate_attempt, allocator {alloc})"]
-    out = _inductive(spec, "size == pages", lambda b, env: b.size == env.npages())
-    out.obligations = ob.done + out.obligations
-    return out
-
+def plan_mem_low() -> Plan:
+    return inductive("size", [_mem_step("low")])
 
 @invariant(
     "EXIT-RELEASES", "after module exit the driver holds no balloon page",
@@ -645,46 +634,23 @@ def _mem(spec: Spec, alloc: str) -> Outcome:
     c_refs=("vmballoon_pop(&balloon);",),
     prose="Leaked pages (MEM-CONSERVATION) are not on any list and so are not covered by this property.",
 )
-def check_exit_releases(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _lemma_pop_loop(ob, spec)
-    for p in H.exit_paths(spec):
-        r = p.result
-        b, env = r["b"], r["env"]
-        if not ob.valid("exit empties the balloon",
-                        z3.And(env.npages() == 0, b.size == 0, z3.BoolVal(len(b.refused_pages) == 0)), p.literals):
-            break
-    return ob.outcome()
-
+def plan_exit_releases() -> Plan:
+    own = ob("EXIT-RELEASES", "Inv ∧ exit ⇒ the balloon and the refused list are empty and size == 0", "exit",
+             on_end=at_end(lambda d: z3.And(d["b"].pages.n == 0, d["b"].size == 0, d["b"].refused_pages.n == 0)))
+    return Plan([own] + core())
 
 # -------------------------------------------------------------------------------------
 # protocol safety
 # -------------------------------------------------------------------------------------
-def _claims(ob: Obligations, paths, names: tuple[str, ...], label: str, hyps: Callable | None = None) -> None:
-    if ob.failed is not None:
-        return
-    for n, p in enumerate(paths):
-        r = p.result
-        cl = [f for nm, f in r["env"].claims if nm in names]
-        if not cl:
-            continue
-        h = p.literals + (hyps(r) if hyps else [])
-        if not ob.valid(f"{label} [path {n + 1}]", z3.And(*cl), h):
-            return
-    ob.done[:] = [d for d in ob.done if not d.startswith(f"{label} [path")] + [f"{label} ({len(paths)} paths)"]
 
-
-def _proto_inductive(ob: Obligations, spec: Spec, host: str, alloc: str = "any") -> None:
-    """The protocol part of the cycle invariant is inductive (used by the protocol properties)."""
-    _lemma_inflate_loop(ob, spec, host=host)
-    _lemma_deflate_loop(ob, spec)
-    _init_obligation(ob, spec, lambda b, env: H.proto_inv(b.reset_required, env.pending, env.all_locked,
-                                                          env.none_locked, env.npages(), host), "proto-inv", host)
-    _cycle_obligation(ob, spec, lambda r: H.proto_inv(r["b"].reset_required, r["env"].pending, r["env"].all_locked,
-                                                      r["env"].none_locked, r["env"].npages(), host),
-                      "proto-inv", host=host, alloc=alloc)
-    _host_reset_obligation(ob, host)
-
+def _lock_names_alloc(run, c):
+    if c.kind != "backdoor" or c.cmd != C.CMD_LOCK:
+        return None
+    calls = run.data["env"].calls
+    prev = calls[c.index - 1] if c.index > 0 else None
+    if prev is None or prev.kind != "alloc":
+        return z3.BoolVal(False), "LOCK right after an allocation"
+    return z3.And(c.arg == prev.pfn, prev.ok, z3.Not(c.ghost.holds(c.arg))), "LOCK names the page just allocated"
 
 @invariant(
     "PROTO-NO-DOUBLE-LOCK", "LOCK only names the page just allocated",
@@ -693,12 +659,18 @@ def _proto_inductive(ob: Obligations, spec: Spec, host: str, alloc: str = "any")
     "loop-invariant", "proved",
     c_refs=("locked = vmballoon_send_lock_page(b, page_to_pfn(page), &hv_status);",),
 )
-def check_double_lock(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _claims(ob, H.inflate_step_paths(spec), ("PROTO-NO-DOUBLE-LOCK",), "LOCK names the page just allocated")
-    _claims(ob, H.cycle_paths(spec), ("PROTO-NO-DOUBLE-LOCK",), "LOCK names the page just allocated (cycle)")
-    return ob.outcome()
+def plan_double_lock() -> Plan:
+    own = ob("PROTO-NO-DOUBLE-LOCK", "every LOCK names the page alloc_page returned just before, which the host "
+             "does not hold locked", ALL, on_call=_lock_names_alloc)
+    return Plan([own] + core())
 
+def _unlock_head(run, c):
+    if c.kind != "backdoor" or c.cmd != C.CMD_UNLOCK:
+        return None
+    b = run.data["args"]["b"] if "args" in run.data else run.data["b"]
+    P = b.pages
+    return z3.And(z3.UGT(P.n, 0), c.arg == P.item(P.n - 1), z3.IsSubset(P.members, c.ghost.locked),
+                  c.ghost.holds(c.arg)), "UNLOCK names the head page, the host holds every balloon page locked"
 
 @invariant(
     "PROTO-UNLOCK-LOCKED", "UNLOCK only of a page the host holds locked",
@@ -710,14 +682,15 @@ def check_double_lock(spec: Spec) -> Outcome:
     it holds none of the balloon's pages; otherwise it holds all of them. Deflate runs only after a
     successful GET_TARGET, which a waiting consistent host never gives.""",
 )
-def check_unlock_locked(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _proto_inductive(ob, spec, "consistent")
-    _claims(ob, H.deflate_step_paths(spec), ("PROTO-UNLOCK-LOCKED",), "UNLOCK names the head page",
-            hyps=lambda r: [r["pre"]["AL"]])
-    _claims(ob, H.cycle_paths(spec, host="consistent"), ("PROTO-UNLOCK-LOCKED",), "UNLOCK while the host holds all pages")
-    return ob.outcome()
+def plan_unlock_locked() -> Plan:
+    own = ob("PROTO-UNLOCK-LOCKED", "consistent host: every UNLOCK names the head page of the balloon while the "
+             "host holds every balloon page locked", ALL, policy=("consistent",), on_call=_unlock_head)
+    return Plan([own] + core())
 
+def _no_lock_pending(run, c):
+    if c.kind == "backdoor" and c.cmd in (C.CMD_LOCK, C.CMD_UNLOCK):
+        return z3.Not(c.ghost.pending), "no LOCK/UNLOCK while a reset is pending"
+    return None
 
 @invariant(
     "PROTO-RESET-RESTART", "no LOCK/UNLOCK between a RESET and a successful START",
@@ -728,13 +701,10 @@ def check_unlock_locked(spec: Spec) -> Outcome:
     sends GET_TARGET and, if the host answers it with success, inflates (LOCK). The driver relies on the host
     to keep refusing; PROTO-RESET-RESTART-CONSISTENT proves the property for such a host.""",
 )
-def check_reset_restart(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _claims(ob, H.cycle_paths(spec), ("PROTO-RESET-RESTART",), "no LOCK/UNLOCK while a reset is pending")
-    if ob.failed is None:
-        _proto_inductive(ob, spec, "any")
-    return _confirm_witness(ob.outcome(), "wit-reset-start-fails")
-
+def plan_reset_restart() -> Plan:
+    own = ob("PROTO-RESET-RESTART", "no LOCK/UNLOCK while the host waits for START (any host)", ALL,
+             on_call=_no_lock_pending)
+    return Plan([own] + core(), _confirm("wit-reset-start-fails"))
 
 @invariant(
     "PROTO-RESET-RESTART-CONSISTENT", "no LOCK/UNLOCK during a reset, with a consistent host",
@@ -743,13 +713,10 @@ def check_reset_restart(spec: Spec) -> Outcome:
     "inductive", "proved",
     c_refs=("if (b->reset_required)",),
 )
-def check_reset_restart_consistent(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _proto_inductive(ob, spec, "consistent")
-    _claims(ob, H.cycle_paths(spec, host="consistent"), ("PROTO-RESET-RESTART",),
-            "no LOCK/UNLOCK while a reset is pending")
-    return ob.outcome()
-
+def plan_reset_restart_consistent() -> Plan:
+    own = ob("PROTO-RESET-RESTART-CONSISTENT", "consistent host: no LOCK/UNLOCK while it waits for START", ALL,
+             policy=("consistent",), on_call=_no_lock_pending)
+    return Plan([own] + core())
 
 @invariant(
     "RESET-HANDLING", "a required reset pops and restarts before anything else",
@@ -762,28 +729,29 @@ def check_reset_restart_consistent(spec: Spec) -> Outcome:
     prose="""A RESET reply to START itself is not noticed (vmballoon_send_start does not call
     vmballoon_check_status), but START is only sent when a reset is already required (or at init/exit).""",
 )
-def check_reset_handling(spec: Spec) -> Outcome:
-    ob = Obligations()
+def plan_reset_handling() -> Plan:
+    def first_start(d):
+        bds = calls_of(d, "backdoor")
+        if not bds:
+            return z3.Not(d["pre"].reset_required)
+        f = bds[0]
+        return z3.Implies(d["pre"].reset_required, z3.And(z3.BoolVal(f.cmd == C.CMD_START), guard(f), f.npages == 0))
 
-    def claim(r):
-        calls = [c for c in r["env"].calls if c[0] == "backdoor"]
-        if not calls:
-            return z3.Not(r["pre"].reset_required)
-        first = calls[0]
-        return z3.Implies(r["pre"].reset_required, z3.And(z3.BoolVal(first[1] == C.CMD_START), first[5] == 0))
+    def noticed(d):
+        resets = [z3.And(guard(c), c.status == C.ERROR_RESET) for c in calls_of(d, "backdoor")
+                  if c.cmd != C.CMD_START]
+        return z3.Implies(z3.Or(*resets), d["b"].reset_required) if resets else None
 
-    _cycle_obligation(ob, spec, claim, "reset_required ⇒ first call START on an empty balloon")
+    a = ob("RESET-HANDLING start", "Inv ∧ work ⇒ (reset_required ⇒ the first command is START, on an empty "
+           "balloon)", "work", on_end=at_end(first_start))
+    b = ob("RESET-HANDLING noticed", "Inv ∧ work ⇒ a RESET reply leaves reset_required set", "work",
+           on_end=at_end(noticed))
+    return Plan([a, b] + core())
 
-    def noticed(r):
-        # an ERROR_RESET reply to GET_TARGET/LOCK/UNLOCK/GUEST_ID (all passed
-        # through vmballoon_check_status) leaves reset_required set at the end
-        # of the cycle, so the next cycle resets
-        resets = [c[3] == C.ERROR_RESET for c in r["env"].calls if c[0] == "backdoor" and c[1] != C.CMD_START]
-        return z3.Implies(z3.Or(*resets), r["b"].reset_required) if resets else z3.BoolVal(True)
-
-    _cycle_obligation(ob, spec, noticed, "a RESET reply leaves reset_required set")
-    return ob.outcome()
-
+def _free_unlocked(run, c):
+    if c.kind == "free":
+        return z3.Not(c.ghost.holds(c.pfn)), "the page freed is not held locked by the host"
+    return None
 
 @invariant(
     "MEM-NO-FREE-LOCKED", "no page is freed while the host holds it locked (work cycle)",
@@ -793,14 +761,10 @@ def check_reset_handling(spec: Spec) -> Outcome:
     "inductive", "proved",
     c_refs=("__free_page(page);", "vmballoon_pop(b);"),
 )
-def check_no_free_locked(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _proto_inductive(ob, spec, "consistent")
-    _claims(ob, H.inflate_step_paths(spec, host="consistent"), ("MEM-NO-FREE-LOCKED",), "frees in inflate")
-    _claims(ob, H.deflate_step_paths(spec, host="consistent"), ("MEM-NO-FREE-LOCKED",), "frees in deflate")
-    _claims(ob, H.cycle_paths(spec, host="consistent"), ("MEM-NO-FREE-LOCKED",), "frees in a work cycle")
-    return ob.outcome()
-
+def plan_no_free_locked() -> Plan:
+    own = ob("MEM-NO-FREE-LOCKED", "consistent host: no page is freed while the host holds it locked (work cycle, "
+             "loop bodies)", ("work",) + GENERIC, policy=("consistent",), on_call=_free_unlocked)
+    return Plan([own] + core())
 
 @invariant(
     "MEM-NO-FREE-LOCKED-EXIT", "module exit frees no page the host holds locked",
@@ -810,19 +774,16 @@ def check_no_free_locked(spec: Spec) -> Outcome:
     prose="""Refuted: exit ignores START's result; if START fails (e.g. ERROR_BUSY) the host still holds the
     balloon's pages locked when vmballoon_pop frees them.""",
 )
-def check_no_free_locked_exit(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _claims(ob, H.exit_paths(spec, host="consistent"), ("MEM-NO-FREE-LOCKED",), "frees in module exit")
-    return _confirm_witness(ob.outcome(), "wit-exit-start-fails")
-
+def plan_no_free_locked_exit() -> Plan:
+    own = ob("MEM-NO-FREE-LOCKED-EXIT", "consistent host: module exit frees no page the host holds locked", "exit",
+             policy=("consistent",), on_call=_free_unlocked)
+    return Plan([own] + core(), _confirm("wit-exit-start-fails"))
 
 # -------------------------------------------------------------------------------------
 # progress
 # -------------------------------------------------------------------------------------
-def _ceil_div(a32, d: int):
-    a = z3.ZeroExt(32, a32)
-    return z3.UDiv(a + (d - 1), B64(d))
 
+BENIGN = ()  # the benign runs fix the policy: no flag to add
 
 @invariant(
     "PROGRESS-INFLATE", "a benign host and allocator: the balloon reaches the target",
@@ -841,57 +802,54 @@ def _ceil_div(a32, d: int):
     T - size' <= (n - 1) * {C.NOSLEEP_ALLOC_MAX + 1} after it (a ranking function written with a ceil division
     timed out in Z3; this form is linear).""",
 )
-def check_progress_inflate(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _lemma_inflate_loop(ob, spec, alloc="benign", host="benign")
+def plan_progress_inflate() -> Plan:
+    def exit_claim(e, a):
+        b0 = e["b"]
+        rate0 = _rate0(b0)
+        goal = b0.target - b0.size
+        return _added(e, a) == z3.If(z3.ULT(goal, rate0 + 1), goal, rate0 + 1)
 
-    # the inflate loop's exit under benign inputs: the pages added are exactly min(goal, rate0 + 1)
-    def exit_claim(r):
-        e = r["e"]
-        rate0 = z3.If(e.slow0 != 0, e.ra0, B32(C.NOSLEEP_ALLOC_MAX))
-        goal = e.target - e.size0
-        return _oks_total(r) == z3.If(z3.ULT(goal, rate0 + 1), goal, rate0 + 1)
+    ex = ob("PROGRESS-INFLATE exit", "benign: pages added by the inflate loop == min(goal, rate0 + 1)", BENIGN_RUN,
+            on_loop_exit=lambda run, v: exit_claim(v.state("entry"), v.state("after")) if v.name == "inflate" else None)
 
-    _exit_obligation(ob, spec, "benign: pages added == min(goal, rate0 + 1)", exit_claim, alloc="benign",
-                     host="benign")
-
-    def claim(r):
-        pre, b, T = r["pre"], r["b"], r["T"]
+    def cycle_claim(d):
+        pre, b, T = d["pre"], d["b"], d["policy"].T
         slow1 = z3.If(z3.UGT(pre.slow_allocation_cycles, B32(0)), pre.slow_allocation_cycles - 1, B32(0))
         step = z3.If(slow1 != 0, pre.rate_alloc + 1, B32(C.NOSLEEP_ALLOC_MAX + 1))
         return z3.And(
             z3.Implies(z3.ULT(pre.size, T),
-                       z3.And(z3.ULE(b.size, T), z3.Or(b.size == T, z3.UGE(b.size - pre.size, step)),
-                              b.slow_allocation_cycles == slow1,
-                              z3.UGE(b.rate_alloc, pre.rate_alloc))),
+                       z3.And(z3.ULE(pre.size, b.size), z3.ULE(b.size, T),
+                              z3.Or(b.size == T, z3.UGE(b.size - pre.size, step)),
+                              b.slow_allocation_cycles == slow1, z3.UGE(b.rate_alloc, pre.rate_alloc))),
             z3.Implies(pre.size == T, b.size == T),
             z3.Not(b.reset_required))
 
-    _cycle_obligation(ob, spec, claim, "a cycle reaches T or adds >= rate + 1 pages; slow cycles count down",
-                      host="benign", alloc="benign", fixed_target=True)
-
-    # the induction step of the bound, for every n: if n fast cycles suffice
-    # (T - size <= n * 16385) then n - 1 suffice after this one
+    cyc = ob("PROGRESS-INFLATE cycle", "benign: a cycle reaches T or adds >= rate + 1 pages; slow cycles count down",
+             BENIGN_RUN, on_end=at_end(cycle_claim))
     step = C.NOSLEEP_ALLOC_MAX + 1
 
-    def n_cycles(r):
-        pre, b, T = r["pre"], r["b"], r["T"]
-        n = z3.BitVec("n", 64)
-        slow1 = z3.If(z3.UGT(pre.slow_allocation_cycles, B32(0)), pre.slow_allocation_cycles - 1, B32(0))
-        d, d1 = z3.ZeroExt(32, T - pre.size), z3.ZeroExt(32, T - b.size)
-        return z3.Implies(z3.And(z3.ULT(pre.size, T), slow1 == 0, z3.UGE(n, B64(1)), z3.ULE(n, B64(1 << 20)),
-                                 z3.ULE(d, n * step)),
-                          z3.And(z3.ULE(b.size, T), z3.ULE(d1, (n - 1) * step)))
+    def n_cycles() -> Tally:
+        """The induction step over cycles, from the per-cycle lemma alone: pure
+        linear arithmetic over integers (the bit-vector quantities involved do
+        not wrap: the per-cycle lemma orders them, size <= size' <= T)."""
+        size, size1, T, n = z3.Ints("size size' T n")
+        cycle = z3.Implies(size < T, z3.And(size <= size1, size1 <= T, z3.Or(size1 == T, size1 - size >= step)))
+        rng = z3.And(*[z3.And(0 <= v, v < 1 << 32) for v in (size, size1, T)])
+        hyp = z3.And(rng, size < T, n >= 1, T - size <= n * step)
+        return check_valid("PROGRESS-INFLATE n", [cycle, hyp], z3.And(size1 <= T, T - size1 <= (n - 1) * step),
+                           "n cycles suffice ⇒ n - 1 suffice", ["the per-cycle lemma (PROGRESS-INFLATE cycle)"])
 
-    _cycle_obligation(ob, spec, n_cycles, f"for all n: T - size <= n*{step} ⇒ T - size' <= (n-1)*{step}",
-                      host="benign", alloc="benign", fixed_target=True)
-    out = ob.outcome()
-    if out.status == "proved":
-        out.detail = (f"both induction steps proved: slow cycles count down (each adds >= {C.RATE_ALLOC_MIN + 1} "
-                      f"pages or reaches T), and once none remain, 'n cycles suffice' becomes 'n - 1 suffice' "
-                      f"for every n; hence max(s - 1, 0) + ceil((T - S) / {step}) cycles")
-    return out
+    ind = standalone("PROGRESS-INFLATE n", f"from the per-cycle lemma, for all n: T - size <= n*{step} ⇒ "
+                     f"T - size' <= (n-1)*{step}", n_cycles)
 
+    def finish(out, tallies):
+        if out.status == "proved":
+            out.detail = (f"both induction steps proved: slow cycles count down (each adds >= {C.RATE_ALLOC_MIN + 1} "
+                          f"pages or reaches T), and once none remain, 'n cycles suffice' becomes 'n - 1 suffice' "
+                          f"for every n; hence max(s - 1, 0) + ceil((T - S) / {step}) cycles")
+        return out
+
+    return Plan([ex, cyc, ind] + core(), finish)
 
 @invariant(
     "PROGRESS-DEFLATE", "a benign host: the balloon shrinks to the target",
@@ -906,42 +864,43 @@ def check_progress_inflate(spec: Spec) -> Outcome:
     implies size' - T <= (n - 1) * r0 after it (a ranking function ceil((size - T) / rate_free) with a
     symbolic divisor timed out in Z3).""",
 )
-def check_progress_deflate(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _lemma_deflate_loop(ob, spec)
-
-    def claim(r):
-        pre, b, T = r["pre"], r["b"], r["T"]
+def plan_progress_deflate() -> Plan:
+    def cycle_claim(d):
+        pre, b, T = d["pre"], d["b"], d["policy"].T
         return z3.And(
             z3.Implies(z3.UGT(pre.size, T),
-                       z3.And(z3.UGE(b.size, T), z3.Or(b.size == T, z3.UGE(pre.size - b.size, pre.rate_free)),
+                       z3.And(z3.UGE(b.size, T), z3.ULE(b.size, pre.size),
+                              z3.Or(b.size == T, z3.UGE(pre.size - b.size, pre.rate_free)),
                               z3.UGE(b.rate_free, pre.rate_free))),
             z3.Implies(pre.size == T, b.size == T))
 
-    _cycle_obligation(ob, spec, claim, "a cycle reaches T or frees >= rate_free pages; rate_free does not drop",
-                      host="benign", alloc="benign", fixed_target=True)
+    cyc = ob("PROGRESS-DEFLATE cycle", "benign: a cycle reaches T or frees >= rate_free pages; rate_free does not "
+             "drop", BENIGN_RUN, on_end=at_end(cycle_claim))
 
-    # the induction step of the bound, for every n and every r0 <= rate_free:
-    # if n cycles at r0 suffice before the cycle, n - 1 suffice after it
-    # (M stands for n * r0, which keeps the formula linear: M - r0 = (n - 1) * r0)
-    def n_cycles(r):
-        pre, b, T = r["pre"], r["b"], r["T"]
-        M, r0 = z3.BitVec("M", 64), z3.BitVec("r0", 64)
-        d, d1 = z3.ZeroExt(32, pre.size - T), z3.ZeroExt(32, b.size - T)
-        return z3.Implies(z3.And(z3.UGT(pre.size, T), z3.ULE(M, B64(1 << 40)), z3.ULE(r0, M),
-                                 z3.ULE(B64(C.RATE_FREE_MIN), r0), z3.ULE(r0, z3.ZeroExt(32, pre.rate_free)),
-                                 z3.ULE(d, M)),
-                          z3.And(z3.UGE(b.size, T), z3.ULE(r0, z3.ZeroExt(32, b.rate_free)), z3.ULE(d1, M - r0)))
+    def n_cycles() -> Tally:
+        """The induction step over cycles, from the per-cycle lemma alone: pure
+        linear arithmetic over integers (M stands for n * r0: M - r0 = (n - 1) * r0;
+        the bit-vector quantities involved do not wrap: T <= size' <= size)."""
+        size, size1, T, rf, rf1, M, r0 = z3.Ints("size size' T rate_free rate_free' M r0")
+        cycle = z3.And(z3.Implies(size > T, z3.And(size1 >= T, size1 <= size, z3.Or(size1 == T, size - size1 >= rf),
+                                                   rf1 >= rf)),
+                       z3.Implies(size == T, size1 == T))
+        rng = z3.And(*[z3.And(0 <= v, v < 1 << 32) for v in (size, size1, T, rf, rf1)])
+        hyp = z3.And(rng, size > T, r0 <= M, C.RATE_FREE_MIN <= r0, r0 <= rf, size - T <= M)
+        return check_valid("PROGRESS-DEFLATE n", [cycle, hyp], z3.And(size1 >= T, r0 <= rf1, size1 - T <= M - r0),
+                           "n cycles at r0 suffice ⇒ n - 1 suffice", ["the per-cycle lemma (PROGRESS-DEFLATE cycle)"])
 
-    _cycle_obligation(ob, spec, n_cycles, "for all n, r0 <= rate_free: size - T <= n*r0 ⇒ size' - T <= (n-1)*r0",
-                      host="benign", alloc="benign", fixed_target=True)
-    out = ob.outcome()
-    if out.status == "proved":
-        out.detail = ("both proved: a cycle reaches T or frees >= rate_free pages without lowering rate_free, and "
-                      "for every n and r0 <= rate_free, 'n cycles at r0 suffice' becomes 'n - 1 suffice'; "
-                      "hence ceil((S - T) / rate_free0) cycles")
-    return out
+    ind = standalone("PROGRESS-DEFLATE n", "from the per-cycle lemma, for all n, r0 <= rate_free: size - T <= n*r0 ⇒ "
+                     "size' - T <= (n-1)*r0", n_cycles)
 
+    def finish(out, tallies):
+        if out.status == "proved":
+            out.detail = ("both proved: a cycle reaches T or frees >= rate_free pages without lowering rate_free, and "
+                          "for every n and r0 <= rate_free, 'n cycles at r0 suffice' becomes 'n - 1 suffice'; "
+                          "hence ceil((S - T) / rate_free0) cycles")
+        return out
+
+    return Plan([cyc, ind] + core(), finish)
 
 @invariant(
     "PROGRESS-DEFLATE-REFUSAL", "a refused UNLOCK does not stop deflation",
@@ -953,20 +912,17 @@ def check_progress_deflate(spec: Spec) -> Outcome:
     the head of the list, so every later cycle tries the same page first: the balloon cannot shrink at all
     while that page is refused.""",
 )
-def check_deflate_refusal(spec: Spec) -> Outcome:
-    ob = Obligations()
-    for n, p in enumerate(H.deflate_step_paths(spec)):
-        r = p.result
-        unl = [c for c in r["env"].calls if c[0] == "backdoor" and c[1] == C.CMD_UNLOCK]
+def plan_deflate_refusal() -> Plan:
+    def claim(d, path):
+        unl = [c for c in step_calls(path) if c.kind == "backdoor" and c.cmd == C.CMD_UNLOCK]
         if not unl:
-            continue
-        st = unl[0][3]
-        # refused (not a reset): the walk must go on to another page
-        claim = z3.Implies(z3.And(st != 0, st != C.ERROR_RESET), z3.BoolVal(not r["done"]))
-        if not ob.valid(f"a refused UNLOCK does not end the walk [path {n + 1}]", claim, p.literals):
-            break
-    return _confirm_witness(ob.outcome(), "wit-unlock-head-blocks")
+            return None
+        st = unl[0].status
+        return z3.Implies(z3.And(st != 0, st != C.ERROR_RESET), z3.BoolVal(path.kind == "iteration"))
 
+    own = ob("PROGRESS-DEFLATE-REFUSAL", "a refused UNLOCK does not end the deflate walk", "loop:deflate",
+             on_end=at_step_end(claim), required=False)
+    return Plan([own] + core(), _confirm("wit-unlock-head-blocks"))
 
 @invariant(
     "PROGRESS-INFLATE-BIG-GUEST", "progress for any memory size",
@@ -977,27 +933,26 @@ def check_deflate_refusal(spec: Spec) -> Outcome:
     prose="""Refuted: with totalram >= 2^32 pages vmballoon_send_get_target returns false before any backdoor
     call, every cycle, without a message or a failure count; the balloon never moves.""",
 )
-def check_big_guest(spec: Spec) -> Outcome:
-    ob = Obligations()
-    for n, p in enumerate(H.cycle_paths(spec)):
-        r = p.result
-        env = r["env"]
-        tr = [c[1] for c in env.calls if c[0] == "si_meminfo"]
-        gts = [c for c in env.calls if c[0] == "backdoor" and c[1] == C.CMD_GET_TARGET]
-        if not tr:
-            continue
-        # every backdoor reply succeeds (benign host), but totalram is unconstrained
-        hyps = ([c[3] == 0 for c in env.calls if c[0] == "backdoor"] + [z3.Not(r["pre"].reset_required)]
-                + [z3.And(c[2], FITS32(c[3])) for c in env.calls if c[0] == "alloc"])
-        claim = z3.BoolVal(len(gts) == 1)  # the cycle asks the host for the target
-        if not ob.valid(f"a benign cycle asks for the target [path {n + 1}]", claim, p.literals + hyps):
-            break
-    return _confirm_witness(ob.outcome(), "wit-totalram-4g")
+def plan_big_guest() -> Plan:
+    def hyps(run, d):
+        return ([z3.Implies(guard(c), c.status == 0) for c in calls_of(d, "backdoor")]
+                + [z3.Not(d["pre"].reset_required)]
+                + [z3.Implies(guard(c), z3.And(c.ok, fits32(c.pfn))) for c in calls_of(d, "alloc")])
 
+    def claim(d):
+        if not calls_of(d, "si_meminfo"):
+            return None
+        return z3.BoolVal(len(calls_of(d, "backdoor", C.CMD_GET_TARGET)) == 1)
+
+    own = ob("PROGRESS-INFLATE-BIG-GUEST", "every reply succeeds, no reset required, allocations succeed: the cycle "
+             "asks the host for the target", "work", on_end=at_end(claim), hyps=hyps,
+             hyps_text="every backdoor reply SUCCESS, no reset required, allocations succeed with 32-bit PFNs")
+    return Plan([own] + core(), _confirm("wit-totalram-4g"))
 
 # -------------------------------------------------------------------------------------
 # rate rule and debugfs
 # -------------------------------------------------------------------------------------
+
 @invariant(
     "RATE-ALLOC-NO-RAISE-ON-FAILURE", "rate_alloc does not rise in a cycle with a failed allocation",
     "As the C comment says (\"We reached our goal without failures so try increasing allocation rate\"), "
@@ -1008,16 +963,22 @@ def check_big_guest(spec: Spec) -> Outcome:
     switches to sleeping allocations; if those then succeed up to i == rate, error is 0 and rate_alloc rises
     although the guest is under memory pressure (slow_allocation_cycles was just set to 4).""",
 )
-def check_rate_no_raise(spec: Spec) -> Outcome:
-    ob = Obligations()
-    for n, p in enumerate(_inflate_exit_paths(spec)):
-        r = p.result
-        failed = z3.Or(r["lv"].can_sleep, *[z3.Not(c[2]) for c in r["env"].calls if c[0] == "alloc"])
-        claim = z3.Implies(failed, z3.ULE(r["b"].rate_alloc, r["e"].ra0))
-        if not ob.valid(f"no rate_alloc increase after a failed allocation [exit path {n + 1}]", claim, p.literals):
-            break
-    return _confirm_witness(ob.outcome(), "wit-rate-up-after-failure")
+def plan_rate_no_raise() -> Plan:
+    def claim(run, path):
+        if path.kind != "return":
+            return None
+        v = next((x for x in path.loops if x.name == "inflate"), None)
+        if v is None:
+            return None
+        d = path.data
+        calls = d["env"].calls[v.calls0:]
+        failed = z3.Or(v.state("head")["lv"].can_sleep,
+                       *[z3.And(guard(c), z3.Not(c.ok)) for c in calls if c.kind == "alloc"])
+        return z3.Implies(failed, z3.ULE(d["b"].rate_alloc, v.state("entry")["b"].rate_alloc))
 
+    own = ob("RATE-ALLOC-NO-RAISE-ON-FAILURE", "Inv ∧ work ⇒ no rate_alloc increase in a cycle with a failed "
+             "allocation", "work", on_end=claim)
+    return Plan([own] + core(), _confirm("wit-rate-up-after-failure"))
 
 @invariant(
     "DEBUGFS-UNSIGNED", "debugfs prints the unsigned fields as their values",
@@ -1028,36 +989,36 @@ def check_rate_no_raise(spec: Spec) -> Outcome:
     host (any 32-bit value), so a target >= 2^31 prints negative. Rates are bounded (RATE-*-BOUNDS) and
     print correctly; size would need 2^31 ballooned pages.""",
 )
-def check_debugfs(spec: Spec) -> Outcome:
-    ob = Obligations()
-    for n, p in enumerate(H.cycle_paths(spec)):
-        r = p.result
-        if not ob.valid(f"target' < 2^31 [path {n + 1}]", z3.ULT(r["b"].target, B32(1 << 31)), p.literals):
-            break
-    out = ob.outcome()
-    if out.status == "violated":
-        from balloonspec.model import debugfs as D
-        from balloonspec.model.ops import CONCRETE
-        from balloonspec.model.state import Balloon
+def plan_debugfs() -> Plan:
+    def claim(d):
+        gts = calls_of(d, "backdoor", C.CMD_GET_TARGET)
+        label = f"target' from {gts[-1].name}.result" if gts else "target'"
+        return z3.ULT(d["b"].target, B32(1 << 31)), label
 
-        target = 1 << 31
-        for p in H.cycle_paths(spec):
-            s = z3.Solver()
-            s.add(*p.literals, z3.UGE(p.result["b"].target, B32(1 << 31)))
-            if s.check() == z3.sat:
-                target = s.model().eval(p.result["b"].target, model_completion=True).as_long()
-                break
-        b = Balloon(CONCRETE)
-        b.target = target
-        b.rate_alloc, b.rate_free = C.RATE_ALLOC_MAX, C.RATE_FREE_MAX
-        line = D.show(b).splitlines()[0]
-        out.detail += f"; with that target model.debugfs.show prints `{line.strip()}`"
-    return _confirm_witness(out, "wit-debugfs-signed")
+    own = ob("DEBUGFS-UNSIGNED", "Inv ∧ work ⇒ target' < 2^31 (printed correctly by %8d)", "work",
+             on_end=at_end(claim))
 
+    def finish(out, tallies):
+        if out.status == "violated":
+            from balloonspec.model import debugfs as D
+            from balloonspec.model.ops import CONCRETE
+            from balloonspec.model.state import Balloon
+
+            fail = tallies[own.key].fail
+            var = fail[1].split(" from ")[-1] if fail and " from " in fail[1] else None
+            target = (out.counterexample or {}).get(var, 1 << 31) & 0xFFFFFFFF if var else 1 << 31
+            b = Balloon(CONCRETE)
+            b.target = target if target >= 1 << 31 else 1 << 31
+            b.rate_alloc, b.rate_free = C.RATE_ALLOC_MAX, C.RATE_FREE_MAX
+            out.detail += f"; with that target model.debugfs.show prints `{D.show(b).splitlines()[0].strip()}`"
+        return _confirm("wit-debugfs-signed")(out, tallies)
+
+    return Plan([own] + core(), finish)
 
 # -------------------------------------------------------------------------------------
 # loop invariants as their own entries
 # -------------------------------------------------------------------------------------
+
 @invariant(
     "INFLATE-LOOP-INV", "the inflate loop invariant",
     "At every boundary between two allocation attempts of vmballoon_inflate: i < goal, i <= rate, "
@@ -1072,11 +1033,8 @@ def check_debugfs(spec: Spec) -> Outcome:
     replies. It is the lemma behind every per-cycle inflate bound; the 16,385-iteration loop is never
     unrolled.""",
 )
-def check_inflate_loop(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _lemma_inflate_loop(ob, spec)
-    return ob.outcome()
-
+def plan_inflate_loop() -> Plan:
+    return Plan(loop_lemmas("inflate", "release_refused") + [LISTS, LIST_RI] + core())
 
 @invariant(
     "DEFLATE-LOOP-INV", "the deflate and pop loop invariants",
@@ -1085,12 +1043,30 @@ def check_inflate_loop(spec: Spec) -> Outcome:
     "loop-invariant", "proved",
     c_refs=("if (++i >= goal)", "if (++count >= b->rate_free) {"),
 )
-def check_deflate_loop(spec: Spec) -> Outcome:
-    ob = Obligations()
-    _lemma_deflate_loop(ob, spec)
-    _lemma_pop_loop(ob, spec)
-    return ob.outcome()
+def plan_deflate_loop() -> Plan:
+    return Plan(loop_lemmas("deflate", "pop") + [LISTS, LIST_RI] + core())
 
 
-def run_check(inv: Invariant, spec: Spec = DEFAULT_SPEC) -> Outcome:
-    return timed(lambda: inv.check(spec))
+# -------------------------------------------------------------------------------------
+# the symbolic page lists
+# -------------------------------------------------------------------------------------
+@invariant(
+    "PAGE-LISTS", "the symbolic page lists are lists",
+    "For every list (any length, any pages): list_add of a page not on it then taking the head gives that page "
+    "back and the same list; taking the head of a list of n pages gives n - 1 with the rest unchanged and the page "
+    "no longer on it; the head, tail and emptiness tests read the positions a list_head list has; and each "
+    "operation keeps the representation invariant (listed pages are distinct, a page's position is known) that "
+    "every proof's list reads assume.",
+    "lemma", "proved",
+    c_refs=("list_add(&page->lru, &b->pages);", "list_del(&page->lru);"),
+    prose="""The proofs model b->pages and b->refused_pages in order (model/state.py, SymbolicList: an array of
+    pages over positions 0..n-1, the head at n-1), so head, tail and the pages between are distinct terms. These
+    lemmas are proved once, with quantifiers, for all lists; the proofs of the other entries then only assume
+    the representation invariant at the positions they read, quantifier-free.""",
+)
+def plan_page_lists() -> Plan:
+    return Plan([LIST_RI, LISTS])
+
+
+def plan(inv: Invariant) -> Plan:
+    return inv.plan()

@@ -77,3 +77,48 @@ def line_of(snippet: str, path: str | None = None) -> int:
 def cite(*snippets: str) -> str:
     """'vmw_balloon.c:534, 545' for the lines holding the snippets."""
     return "vmw_balloon.c:" + ", ".join(str(line_of(s)) for s in snippets)
+
+
+# The C functions each function of model/algorithm.py mirrors (for the C lines
+# an obligation's paths cover).
+SPEC_TO_C = {
+    "check_status": ("vmballoon_check_status",), "send_start": ("vmballoon_send_start",),
+    "send_guest_id": ("vmballoon_send_guest_id",), "send_get_target": ("vmballoon_send_get_target",),
+    "send_unlock_page": ("vmballoon_send_unlock_page",),
+    "inflate": ("vmballoon_inflate",), "inflate_begin": ("vmballoon_inflate",),
+    "inflate_continues": ("vmballoon_inflate",), "inflate_end": ("vmballoon_inflate",),
+    "inflate_attempt": ("vmballoon_reserve_page", "vmballoon_send_lock_page", "vmballoon_inflate"),
+    "release_refused_pages": ("vmballoon_release_refused_pages",),
+    "refused_continues": ("vmballoon_release_refused_pages",),
+    "release_refused_one": ("vmballoon_release_refused_pages",),
+    "deflate": ("vmballoon_deflate",), "deflate_begin": ("vmballoon_deflate",),
+    "deflate_continues": ("vmballoon_deflate",), "deflate_end": ("vmballoon_deflate",),
+    "deflate_release": ("vmballoon_deflate", "vmballoon_release_page"),
+    "pop": ("vmballoon_pop",), "pop_continues": ("vmballoon_pop",), "pop_one": ("vmballoon_pop",),
+    "reset": ("vmballoon_reset",), "work": ("vmballoon_work",), "init": ("vmballoon_init",),
+    "exit": ("vmballoon_exit",),
+}
+
+
+@lru_cache(maxsize=None)
+def function_lines(name: str, path: str | None = None) -> tuple[int, int] | None:
+    """(first, last) line of a C function definition (its body's closing brace)."""
+    lines = source(path).splitlines()
+    pat = re.compile(r"^(static\s+)?[\w\s\*]*\b" + re.escape(name) + r"\s*\(")
+    for n, line in enumerate(lines):
+        if pat.match(line) and not line.rstrip().endswith(";"):
+            for m in range(n, len(lines)):
+                if lines[m].startswith("}"):
+                    return n + 1, m + 1
+    return None
+
+
+def c_lines_of(spec_functions) -> str:
+    """'vmw_balloon.c:410-462 (vmballoon_reserve_page), ...' for the spec functions given."""
+    cfuncs = sorted({c for f in spec_functions for c in SPEC_TO_C.get(f, ())})
+    parts = []
+    for c in cfuncs:
+        r = function_lines(c)
+        if r:
+            parts.append((r[0], f"{r[0]}-{r[1]} ({c})"))
+    return ("vmw_balloon.c:" + ", ".join(p for _, p in sorted(parts))) if parts else ""

@@ -1,11 +1,11 @@
 """The prover's machinery: the spec under proof, validity checks, outcomes.
 
 A proof runs the model's own functions (model/algorithm.py) over `Z3Ops`
-(model/ops.py). A branch on a symbolic condition is decided by a path oracle:
-`explore` (model/symbolic.py, the model's one path explorer)
-re-executes the function once per feasible path and returns each path's
-literals with the function's result. A claim is then checked path by path:
-hyps ∧ path ∧ ¬claim unsat, else the solver's model is the counterexample.
+(model/ops.py) through the symbolic engine (model/symbolic/): a branch on a
+symbolic condition is decided by the explorer's path oracle, a loop by its
+loop invariant. Claims are checked as the runs reach them
+(model/proofs/checker.py): hyps ∧ path ∧ ¬claim unsat, else the solver's
+model is the counterexample.
 
 `Spec` is the specification under proof. By default it is the model as
 installed; a test builds a broken one (`Spec(constants={...})` changes a
@@ -27,7 +27,7 @@ import z3
 
 from ..symbolic import Path
 
-STATUSES = ("proved", "bounded", "violated", "unknown", "error")
+STATUSES = ("proved", "bounded", "violated", "unknown", "vacuous", "error")
 
 
 # -- the spec under proof ------------------------------------------------------------------
@@ -41,6 +41,8 @@ class Spec:
 
     constants: dict[str, int] = field(default_factory=dict)  # model.constants overrides
     overrides: dict[str, Callable] = field(default_factory=dict)  # algorithm function overrides
+    # extra hypotheses, assumed at the start of every symbolic run: f(run data) -> Z3 Bool
+    hypotheses: list[Callable] = field(default_factory=list)
     name: str = "model"
     key: int = field(default_factory=lambda: next(_SPEC_KEYS))  # cache key (never reused, unlike id())
 
@@ -152,6 +154,7 @@ class Outcome:
     counterexample: dict | None = None  # solver values (state before the step, inputs)
     obligations: list[str] = field(default_factory=list)  # what was discharged
     seconds: float = 0.0
+    explain: list[dict] = field(default_factory=list)  # per obligation: hypotheses, example, C lines
 
     def to_json(self) -> dict:
         return {
@@ -160,43 +163,8 @@ class Outcome:
             "counterexample": self.counterexample,
             "obligations": self.obligations,
             "seconds": round(self.seconds, 3),
+            "explain": self.explain,
         }
-
-
-class Obligations:
-    """Collects proof obligations of one invariant; the first failing one
-    decides the outcome (violated with its counterexample, or unknown)."""
-
-    def __init__(self) -> None:
-        self.done: list[str] = []
-        self.failed: Outcome | None = None
-
-    def valid(self, name: str, claim, hyps: list) -> bool:
-        if self.failed is not None:
-            return False
-        c = valid(claim, hyps)
-        if c.ok:
-            self.done.append(name)
-            return True
-        if c.ok is False:
-            self.failed = Outcome("violated", f"obligation '{name}' fails", c.model, list(self.done))
-        else:
-            self.failed = Outcome("unknown", f"obligation '{name}': solver says unknown ({c.note})", None, list(self.done))
-        return False
-
-    def on_paths(self, name: str, paths: list[Path], claim_of: Callable[[Any], Any], hyps: list) -> bool:
-        """claim_of(result) must hold on every path (under hyps and the path's condition)."""
-        for n, p in enumerate(paths):
-            if not self.valid(f"{name} [path {n + 1}/{len(paths)}]", claim_of(p.result), hyps + p.literals):
-                return False
-        # report one line per obligation, not per path
-        self.done = [d for d in self.done if not d.startswith(f"{name} [path")] + [f"{name} ({len(paths)} paths)"]
-        return True
-
-    def outcome(self, proved_status: str = "proved", detail: str = "") -> Outcome:
-        if self.failed is not None:
-            return self.failed
-        return Outcome(proved_status, detail, None, list(self.done))
 
 
 def timed(fn: Callable[[], Outcome]) -> Outcome:
