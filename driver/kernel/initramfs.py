@@ -81,11 +81,13 @@ for m in $(cat /m/preload); do
 done
 if ! r=$(bsload load /m/balloonspec_host.ko); then
     echo "@@HOST_FAILED $r"
-    poweroff -f
+    reboot -f
 fi
 . /scenarios.sh
 echo "@@ALL_DONE"
-poweroff -f
+# the runner stops QEMU at @@ALL_DONE; a reboot ends it otherwise
+# (-no-reboot; with acpi=off the guest cannot power off)
+reboot -f
 """
 
 
@@ -101,7 +103,12 @@ def build_initramfs(out: Path, modules: dict, preload: list,
     c.file("bin/busybox", BUSYBOX.read_bytes(), 0o755)
     c.file("bin/bsload", bsload_binary().read_bytes(), 0o755)
     c.file("init", INIT.encode(), 0o755)
+    made = set()
     for name, path in modules.items():
+        for parent in reversed(Path(f"m/{name}").parents[:-2]):   # m/x/ ...
+            if str(parent) not in made:
+                c.dir(str(parent))
+                made.add(str(parent))
         c.file(f"m/{name}", Path(path).read_bytes())
     c.file("m/preload", "\n".join(preload).encode() + b"\n")
     c.file("scenarios.sh", scenarios_sh.encode())
