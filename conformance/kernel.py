@@ -197,7 +197,7 @@ def judge_kernel(vector, run, level: str = "full") -> tuple[VectorResult, list[d
     res = judge(vector, _Run(run, observed), level)
     if run.verdict != "ok":
         res.message = _failure_message(run)
-    if res.status != "pass" and run.console_tail.strip():
+    if res.status != "pass":
         res.console = run.console_tail    # printed after the verdict
     if run.stats.get("console_file"):
         res.console_file = run.stats["console_file"]
@@ -217,13 +217,11 @@ def _print_failure(res) -> None:
     from balloonspec.conformance.report import describe_result
 
     print(describe_result(res), file=sys.stderr)
-    console = getattr(res, "console", "")
-    if console:
-        lines = console.splitlines()
-        print(f"  console of this scenario ({len(lines)} lines; full console: "
-              f"{getattr(res, 'console_file', '?')}):", file=sys.stderr)
-        for line in lines[-40:]:
-            print(f"    {line}", file=sys.stderr)
+    lines = getattr(res, "console", "").splitlines()
+    print(f"  console of this scenario ({len(lines)} lines, the last 40 here; full console: "
+          f"{getattr(res, 'console_file', 'not saved')})", file=sys.stderr)
+    for line in lines[-40:]:
+        print(f"    {line}", file=sys.stderr)
 
 
 def _kernel_unsupported(args, module: Path, run) -> int:

@@ -79,7 +79,7 @@ echo "@@INIT_REACHED"
 for m in $(cat /m/preload); do
     r=$(bsload load /m/$m) || echo "@@PRELOAD_FAILED $m $r"
 done
-if ! r=$(bsload load /m/balloonspec_host.ko); then
+if ! r=$(bsload load /m/balloonspec_host.ko "$(cat /m/host.params)"); then
     echo "@@HOST_FAILED $r"
     reboot -f
 fi
@@ -92,10 +92,11 @@ reboot -f
 
 
 def build_initramfs(out: Path, modules: dict, preload: list,
-                    scenarios_sh: str, files: dict = {}) -> Path:
+                    scenarios_sh: str, files: dict = {}, host_params: str = "") -> Path:
     """modules: {name in /m: path of .ko}; preload: names insmod-ed at boot
     (the driver's own dependencies), in order; files: {path: bytes} more
-    files (scenario scripts in /s)."""
+    files (scenario scripts in /s); host_params: balloonspec_host's module
+    parameters (the kernel command line reaches only built-in modules)."""
     c = Cpio()
     for d in ("bin", "dev", "proc", "sys", "tmp", "m", "s"):
         c.dir(d)
@@ -111,6 +112,7 @@ def build_initramfs(out: Path, modules: dict, preload: list,
                 made.add(str(parent))
         c.file(f"m/{name}", Path(path).read_bytes())
     c.file("m/preload", "\n".join(preload).encode() + b"\n")
+    c.file("m/host.params", host_params.encode())
     c.file("scenarios.sh", scenarios_sh.encode())
     for name, data in files.items():
         c.file(name, data)
