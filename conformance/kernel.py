@@ -208,8 +208,7 @@ def _failure_message(run) -> str:
     msg = f"kernel run ended with {run.verdict}"
     if run.verdict in ("build_failed", "kernel_api_missing", "unsupported", "script_error"):
         msg += ":\n" + run.console_tail[-3000:]
-    elif run.stats.get("console_file"):
-        msg += f" (full console: {run.stats['console_file']})"
+
     return msg
 
 
@@ -218,10 +217,12 @@ def _print_failure(res) -> None:
 
     print(describe_result(res), file=sys.stderr)
     lines = getattr(res, "console", "").splitlines()
-    print(f"  console of this scenario ({len(lines)} lines, the last 40 here; full console: "
-          f"{getattr(res, 'console_file', 'not saved')})", file=sys.stderr)
+    shown = f"{len(lines)} kernel lines" + (", the last 40:" if len(lines) > 40 else ":") \
+        if lines else "no kernel messages"
+    print(f"  console of this scenario: {shown}", file=sys.stderr)
     for line in lines[-40:]:
         print(f"    {line}", file=sys.stderr)
+    print(f"  full console: {getattr(res, 'console_file', 'not saved')}", file=sys.stderr)
 
 
 def _kernel_unsupported(args, module: Path, run) -> int:
@@ -269,18 +270,23 @@ def cmd_conform_kernel(args) -> int:
         report.add(VectorResult(id=e.vector_id, status="error", reason={}, verdict="error", message=str(e)))
     print(f"kernel backend: {len(runnable)} vectors, {len(skipped)} skipped (a real kernel cannot "
           f"express them; the reasons are in the report)", file=sys.stderr)
+    inferred_all: dict = {}
+    report.extra["inferred_allocation_outcomes"] = inferred_all
+
+    def judged(index, run):            # as each scenario ends: progress, JSON
+        if run.verdict == "kernel_api_missing":
+            return                     # the whole run's verdict, below
+        res, inferred = judge_kernel(runnable[index], run, level)
+        res.seconds = round(run.stats.get("seconds", 0.0), 3)
+        if inferred:
+            inferred_all[res.id] = inferred
+        report.add(res)
+
     runs = run_scenarios_kernel(
         module, [(v.id, v.scenario.to_script(), Options(mem=guest_mem(v), debugfs=v.debugfs))
-                 for v in runnable], timeout_s=120.0, console_dir=console_dir)
+                 for v in runnable], timeout_s=120.0, console_dir=console_dir, on_result=judged)
     if runs and runs[0].verdict == "kernel_api_missing":
         return _kernel_unsupported(args, module, runs[0])
-    inferred_all = {}
-    for v, run in zip(runnable, runs):
-        res, inferred = judge_kernel(v, run, level)
-        if inferred:
-            inferred_all[v.id] = inferred
-        report.add(res)
-    report.extra["inferred_allocation_outcomes"] = inferred_all
     report.extra["boot"] = {k: v for k, v in (runs[0].stats if runs else {}).items()
                             if k in ("boot_to_init_s", "guest_mem", "console_file", "interception_errors")}
     report.extra["wall_s"] = round(time.perf_counter() - t0, 1)

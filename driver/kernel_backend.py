@@ -17,11 +17,14 @@ such page). `hypervisor none` boots a machine that is not VMware.
 from __future__ import annotations
 
 import errno
+import mmap
 import os
+import struct
 import re
 import subprocess
 import sys
 import time
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -223,25 +226,49 @@ def _plain_ko(ko: Path, workdir: Path) -> Path:
 
 # ---------------------------------------------------------------- trace
 
-def _read_shm(path: Path):
-    """-> (records as 7-tuples, text bytes) written by the host module."""
-    data = path.read_bytes()
-    hdr = memoryview(data)[:64].cast("Q")
-    if hdr[0] != BS_MAGIC:
-        return [], b""
-    n, ev_off, _, text_off, _, text_used, dropped = hdr[1:8]
-    if dropped:
-        print(f"kernel backend: {dropped} trace records lost (shared memory "
-              f"full, SHM_SIZE {SHM_SIZE})", file=sys.stderr)
-    flat = memoryview(data)[ev_off:ev_off + n * 56].cast("Q")
-    recs = [tuple(flat[i * 7:i * 7 + 7]) for i in range(n)]
-    return recs, data[text_off:text_off + text_used]
+class _SharedTrace:
+    """The host's records in the shared-memory file, read as they come: the
+    file is the guest's ivshmem BAR, mapped shared, so what the host wrote
+    is there at once and stays there after an oops, a panic or QEMU's end.
+    Records are sorted by scenario as they are read."""
 
+    def __init__(self, path: Path):
+        self._f = open(path, "rb")
+        self._mm = mmap.mmap(self._f.fileno(), 0, access=mmap.ACCESS_READ)
+        self._seen = 0
+        self._current = None
+        self._text_off = 0
+        self.scenarios: dict[int, list] = {}   # scenario index -> records
+        self.outside: list = []                # before, between scenarios
+        self.dropped = 0
 
-def _text(text: bytes, ref: int) -> str:
-    """A text field: offset << 32 | length in the text area."""
-    off, n = ref >> 32, ref & 0xFFFFFFFF
-    return text[off:off + n].decode("utf-8", "replace")
+    def poll(self) -> None:
+        magic, n, ev_off, _, text_off, _, _, dropped = struct.unpack_from("<8Q", self._mm, 0)
+        if magic != BS_MAGIC or n <= self._seen:
+            return
+        self._text_off, self.dropped = text_off, dropped
+        flat = array("Q")
+        flat.frombytes(self._mm[ev_off + self._seen * 56:ev_off + n * 56])
+        self._seen = n
+        for k in range(0, len(flat), 7):
+            r = tuple(flat[k:k + 7])
+            if r[0] == EV_SCENARIO:
+                self._current = self.scenarios.setdefault(r[1], [])
+            (self.outside if self._current is None else self._current).append(r)
+            if r[0] == EV_END:
+                self._current = None
+
+    def text(self, ref: int) -> str:
+        """A text field: offset << 32 | length in the text area."""
+        off = self._text_off + (ref >> 32)
+        return self._mm[off:off + (ref & 0xFFFFFFFF)].decode("utf-8", "replace")
+
+    def close(self) -> None:
+        if self.dropped:
+            print(f"kernel backend: {self.dropped} trace records lost (shared "
+                  f"memory full, SHM_SIZE {SHM_SIZE})", file=sys.stderr)
+        self._mm.close()
+        self._f.close()
 
 
 @dataclass
@@ -256,9 +283,9 @@ class _Scenario:
     env_failures: list = field(default_factory=list)
 
 
-def _events(recs, text: bytes, i: int) -> _Scenario:
-    """This scenario's records -> its trace (specs/trace.md tuples, text
-    fields as str) and what the host noted besides.
+def _events(recs, text) -> _Scenario:
+    """One scenario's records -> its trace (specs/trace.md tuples, text
+    fields as str, text(ref) reads them) and what the host noted besides.
 
     INIT comes from the host's return probe on the driver's init (exact
     return code); without one (no init function, probe refused) from
@@ -266,18 +293,14 @@ def _events(recs, text: bytes, i: int) -> _Scenario:
     failed before that (bad format, unknown symbol, ...) is no INIT: it is
     listed in load errors as -errno. EV_ENV_FAIL notes that the next ALLOC
     failed without a scenario rule (the guest's memory)."""
-    sc, inside = _Scenario(), False
+    sc = _Scenario()
     coming = init_seen = False
     for r in recs:
         k = r[0]
         if k == EV_SCENARIO:
-            inside = r[1] == i
-            if inside:
-                sc.guest_totalram = r[4]
-                if r[2]:
-                    sc.script_error = r[3]    # the host could not parse line r[3]
-            continue
-        if not inside:
+            sc.guest_totalram = r[4]
+            if r[2]:
+                sc.script_error = r[3]    # the host could not parse line r[3]
             continue
         if k == EV_END:
             sc.ended = True
@@ -293,7 +316,7 @@ def _events(recs, text: bytes, i: int) -> _Scenario:
             init_seen = True
             sc.events.append((EV_INIT, r[1], 0, 0, 0, 0, 0))
         elif k == EV_NOTE:
-            what, *rest = _text(text, r[1]).split()
+            what, *rest = text(r[1]).split()
             try:
                 rc = int(rest[0])
             except (IndexError, ValueError):
@@ -310,14 +333,14 @@ def _events(recs, text: bytes, i: int) -> _Scenario:
         elif k in TRACE_KINDS:
             e = list(r)
             for pos in TEXT_FIELDS.get(k, ()):
-                e[pos] = _text(text, e[pos])
+                e[pos] = text(e[pos])
             sc.events.append(tuple(e))
     return sc
 
 
-def _boot_problems(recs, text: bytes) -> list[str]:
+def _boot_problems(recs, text) -> list[str]:
     """Interceptions the host could not set up (the function, errno)."""
-    return [f"no interception of {_text(text, r[1])} "
+    return [f"no interception of {text(r[1])} "
             f"({r[2] - (1 << 64) if r[2] >> 63 else r[2]})"
             for r in recs if r[0] == EV_NO_PROBE]
 
@@ -332,9 +355,11 @@ def _console_part(console, begin: float, end: float | None) -> str:
 
 
 def _boot_once(kernel, mods, preload, drv_mod, scripts, timeout_s, workdir,
-               results, console_dir, bench_calls=0, vmware=True, mem=DEFAULT_MEM):
+               results, console_dir, on_result, bench_calls=0, vmware=True,
+               mem=DEFAULT_MEM):
     """Boot for scripts (list of (index, id, text, Options)); fills
-    results[index]. Returns the ones that must run again in a fresh boot."""
+    results[index], calling on_result(index, result) as each scenario ends.
+    Returns the ones that must run again in a fresh boot."""
     sh = ["C=/sys/kernel/debug/balloonspec",
           'bs() { echo "$*" > $C/ctl; }']
     if bench_calls:
@@ -349,12 +374,44 @@ def _boot_once(kernel, mods, preload, drv_mod, scripts, timeout_s, workdir,
     shm = workdir / "trace.shm"
     with open(shm, "wb") as f:
         f.truncate(SHM_SIZE)
+    console_dir.mkdir(parents=True, exist_ok=True)
+    console_file = console_dir / (f"console-{time.strftime('%Y%m%d-%H%M%S')}-"
+                                  f"{os.getpid()}-{time.time_ns() % 10**9}.txt")
+    trace = _SharedTrace(shm)
     boot = Boot(qemu_command(kernel, initrd, shm, SHM_SIZE, vmware=vmware, mem=mem))
-    stats = {"guest_mem": mem}
+    stats = {"guest_mem": mem, "console_file": str(console_file)}
+    by_index = {i: (sid, script, opts) for i, sid, script, opts in scripts}
     verdict = {}                      # index -> verdict decided from console
     steps_t = {}                      # index -> {step: t}
     begin_t, end_t = {}, {}
-    current, rerun, bench_t, tainted = None, [], 0.0, False
+
+    def finish(i):
+        """Scenario i's result, from its records and its console."""
+        sid, script, opts = by_index[i]
+        sc = _events(trace.scenarios.get(i, []), trace.text)
+        v = verdict.get(i) or ("ok" if sc.ended else "hang")
+        if v == "ok" and sc.load_errors:
+            v = "insmod_failed"   # not init's return: the load itself failed
+        if v == "ok" and sc.script_error is not None:
+            v = "script_error"     # the host ran as the default host instead
+        st = steps_t.get(i, {})
+        walls, keys = {}, sorted(k for k in st if k != "end")
+        for a, b in zip(keys, keys[1:] + ["end"]):
+            if b in st:
+                walls[a] = st[b] - st[a]
+        results[i] = Result(
+            sid, v, events=sc.events,
+            console_tail=_console_part(boot.console, begin_t[i], end_t.get(i)),
+            unsupported=unsupported_lines(script), step_wall_s=walls,
+            backdoor_calls=sum(e[0] == EV_BACKDOOR for e in sc.events),
+            stats=dict(stats, sites=sc.sites, script_error_line=sc.script_error,
+                       load_errors=sc.load_errors, env_failures=sc.env_failures,
+                       debugfs=opts.debugfs, module=drv_mod,
+                       guest_totalram=sc.guest_totalram,
+                       seconds=end_t.get(i, time.monotonic() - boot.t0) - begin_t[i]))
+        on_result(i, results[i])
+
+    current, bench_t, tainted = None, 0.0, False
     deadline = time.monotonic() + BOOT_TIMEOUT_S
     try:
         while True:
@@ -395,6 +452,8 @@ def _boot_once(kernel, mods, preload, drv_mod, scripts, timeout_s, workdir,
                 verdict.setdefault(i, "ok")
                 current = None
                 deadline = time.monotonic() + timeout_s
+                trace.poll()          # its records are all in by now
+                finish(i)
             elif line.startswith("@@ALL_DONE"):
                 break                 # the trace is in the shared memory
             elif PANIC_RE.search(line):
@@ -412,46 +471,26 @@ def _boot_once(kernel, mods, preload, drv_mod, scripts, timeout_s, workdir,
                 stats["oom"] = line.strip()   # the kernel's OOM killer ran
     finally:
         boot.kill()
+        console_file.write_text("\n".join(f"{t:8.3f} {l}" for t, l in boot.console) + "\n")
     stats["boot_wall_s"] = time.monotonic() - boot.t0
-    console_dir.mkdir(parents=True, exist_ok=True)
-    console_file = console_dir / f"console-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.time_ns() % 10**9}.txt"
-    console_file.write_text("\n".join(f"{t:8.3f} {l}" for t, l in boot.console) + "\n")
-    stats["console_file"] = str(console_file)
-    recs, text = _read_shm(shm)
-    stats["records"] = len(recs)
-    problems = _boot_problems(recs, text)
+    trace.poll()
+    problems = _boot_problems(trace.outside, trace.text)
     if problems:
         stats["interception_errors"] = problems
+    rerun = []
     for i, sid, script, opts in scripts:
-        if i not in begin_t:
-            if not begin_t:
-                # the boot itself failed (no /init, host module refused):
-                # rebooting would fail the same way
-                results[i] = Result(sid, "hang", console_tail=boot.tail(),
-                                    stats=stats)
-            else:
-                rerun.append((i, sid, script, opts))    # next boot
+        if i in results:
             continue
-        sc = _events(recs, text, i)
-        v = verdict.get(i) or ("ok" if sc.ended else "hang")
-        if v == "ok" and sc.load_errors:
-            v = "insmod_failed"   # not init's return: the load itself failed
-        if v == "ok" and sc.script_error is not None:
-            v = "script_error"     # the host ran as the default host instead
-        st = steps_t.get(i, {})
-        walls, keys = {}, sorted(k for k in st if k != "end")
-        for a, b in zip(keys, keys[1:] + ["end"]):
-            if b in st:
-                walls[a] = st[b] - st[a]
-        results[i] = Result(
-            sid, v, events=sc.events,
-            console_tail=_console_part(boot.console, begin_t[i], end_t.get(i)),
-            unsupported=unsupported_lines(script), step_wall_s=walls,
-            backdoor_calls=sum(e[0] == EV_BACKDOOR for e in sc.events),
-            stats=dict(stats, sites=sc.sites, script_error_line=sc.script_error,
-                       load_errors=sc.load_errors, env_failures=sc.env_failures,
-                       debugfs=opts.debugfs, module=drv_mod,
-                       guest_totalram=sc.guest_totalram))
+        if i in begin_t:
+            finish(i)                 # it began and never ended
+        elif not begin_t:
+            # the boot itself failed (no /init, host module refused):
+            # rebooting would fail the same way
+            results[i] = Result(sid, "hang", console_tail=boot.tail(), stats=stats)
+            on_result(i, results[i])
+        else:
+            rerun.append((i, sid, script, opts))    # next boot
+    trace.close()
     return rerun
 
 
@@ -468,7 +507,8 @@ def _driver_builds(module: Path, need_nodebugfs: bool):
 
 
 def run_scenarios_kernel(module_ko, scripts, *, timeout_s=60.0,
-                         bench_calls=0, mem=DEFAULT_MEM, console_dir=None):
+                         bench_calls=0, mem=DEFAULT_MEM, console_dir=None,
+                         on_result=lambda index, result: None):
     """Run each scenario against module_ko; one Result per script, in order.
     Scenarios share a boot (rmmod/insmod between them) until one ends in an
     oops, a panic or a hang; the rest then get a fresh boot.
@@ -484,6 +524,8 @@ def run_scenarios_kernel(module_ko, scripts, *, timeout_s=60.0,
     `# kernel: mem=SIZE` comment line of their own.
     console_dir: where each boot's full console is saved (stats
     console_file); default the cache's consoles/ folder.
+    on_result(index, result) is called as each scenario's result is known
+    (scenario order within a boot; boots per machine kind).
     Every result's stats carry boot_to_init_s (wall, QEMU start to /init)
     and guest_mem."""
     scripts = [(s[0], s[1], s[2] if len(s) > 2 else Options(mem=_guest_mem(s[1], mem)))
@@ -496,9 +538,12 @@ def run_scenarios_kernel(module_ko, scripts, *, timeout_s=60.0,
         builds = _driver_builds(module_ko, need_nodebugfs)
     except BuildError as e:
         v = "kernel_api_missing" if e.missing_api else "build_failed"
-        return [Result(sid, v, console_tail=str(e),
-                       stats={"missing_api": e.missing_api, "kernel": version})
-                for sid, _, _ in scripts]
+        out = [Result(sid, v, console_tail=str(e),
+                      stats={"missing_api": e.missing_api, "kernel": version})
+               for sid, _, _ in scripts]
+        for i, r in enumerate(out):
+            on_result(i, r)
+        return out
     host = build_module(HOST_SRC, compat=False, extra_sources=ENGINE + HOST_EXTRA)
     drv_mod = _modinfo(builds[True], "name") or builds[True].name.split(".")[0]
     workdir = ksetup.cache_dir() / "runs" / f"{os.getpid()}-{time.time_ns()}"
@@ -517,6 +562,7 @@ def run_scenarios_kernel(module_ko, scripts, *, timeout_s=60.0,
             results[i] = Result(sid, "unsupported", console_tail=(
                 "needs a build without CONFIG_DEBUG_FS; a binary module "
                 "cannot be rebuilt"))
+            on_result(i, results[i])
     # one machine (identity, RAM size) per boot, in order of first use
     todo_all = [(i, sid, text, o) for i, (sid, text, o) in enumerate(scripts)
                 if i not in results]
@@ -526,7 +572,7 @@ def run_scenarios_kernel(module_ko, scripts, *, timeout_s=60.0,
         while todo:
             todo = _boot_once(kernel, mods, [d.name for d in deps], drv_mod,
                               todo, timeout_s, workdir, results, console_dir,
-                              bench_calls, vmware, m)
+                              on_result, bench_calls, vmware, m)
             bench_calls = 0          # once is enough
     for f in workdir.iterdir():      # keep the cache small: traces are parsed
         f.unlink()
