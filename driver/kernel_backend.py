@@ -506,6 +506,18 @@ def _driver_builds(module: Path, need_nodebugfs: bool):
     return builds
 
 
+KEEP_CONSOLES = 200           # newest boot consoles kept in the cache
+
+
+def _prune(directory: Path, keep: int) -> None:
+    """Delete all but the newest `keep` files of a cache folder."""
+    if not directory.is_dir():
+        return
+    files = sorted(directory.iterdir(), key=lambda f: f.stat().st_mtime, reverse=True)
+    for f in files[keep:]:
+        f.unlink(missing_ok=True)
+
+
 def run_scenarios_kernel(module_ko, scripts, *, timeout_s=60.0,
                          bench_calls=0, mem=DEFAULT_MEM, console_dir=None,
                          on_result=lambda index, result: None):
@@ -548,7 +560,10 @@ def run_scenarios_kernel(module_ko, scripts, *, timeout_s=60.0,
     drv_mod = _modinfo(builds[True], "name") or builds[True].name.split(".")[0]
     workdir = ksetup.cache_dir() / "runs" / f"{os.getpid()}-{time.time_ns()}"
     workdir.mkdir(parents=True)
-    console_dir = Path(console_dir) if console_dir else ksetup.cache_dir() / "consoles"
+    if console_dir is None:
+        console_dir = ksetup.cache_dir() / "consoles"
+        _prune(console_dir, keep=KEEP_CONSOLES)
+    console_dir = Path(console_dir)
     mods = {"balloonspec_host.ko": host,
             f"{drv_mod}.ko": _plain_ko(builds[True], workdir)}
     if False in builds:
