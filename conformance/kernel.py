@@ -1,8 +1,10 @@
 """Conformance on the in-kernel backend (driver/kernel_backend.py).
 
 The kernel backend observes every event kind of specs/trace.md, so a run is
-judged exactly as in userspace (conformance/runner.judge: the full trace at
-level full, the protocol monitors at both levels), after three adjustments
+judged exactly as in userspace (conformance/runner: a stale vector is an
+error, not judged; `judge`: the full trace at level full, the protocol
+monitors at both levels with precise excuses; the findings the build shows
+from the witness vectors), after three adjustments
 that say what a real kernel is:
 - PFNs are the guest's: each real PFN is renamed to the model's PFN of the
   page handed out at the same position of the expected trace (the rename
@@ -30,7 +32,7 @@ from pathlib import Path
 
 from balloonspec import SEED_DRIVER
 from balloonspec.conformance.compare import first_divergence
-from balloonspec.conformance.runner import VectorResult, judge
+from balloonspec.conformance.runner import VectorResult, installed_expectation, judge, stale_result
 from balloonspec.model import constants as C
 from balloonspec.model.predict import predict
 from balloonspec.model.scenario import AllocRule
@@ -168,8 +170,16 @@ class _Run:
 
 def judge_kernel(vector, run, level: str = "full") -> tuple[VectorResult, list[dict]]:
     """One vector's verdict from its kernel run, and the allocation outcomes
-    inferred from the guest's memory."""
-    vector = _kernel_expectation(vector)
+    inferred from the guest's memory. As in userspace, a vector whose stored
+    expectation is not the installed spec's is a stale error, not judged,
+    and documented violations are excused only precisely (runner.judge)."""
+    predicted, documented = installed_expectation(vector)
+    stale = stale_result(vector, predicted, documented, run.verdict)
+    if stale:
+        return stale, []
+    kernel_vector = _kernel_expectation(vector)
+    if kernel_vector is not vector:
+        vector, documented = kernel_vector, None
     module = run.stats.get("module", SEED_MODULE_NAME)
     env_failed = {f["event"]: f for f in run.stats.get("env_failures", [])}
     inferred: list[dict] = []
@@ -184,6 +194,7 @@ def judge_kernel(vector, run, level: str = "full") -> tuple[VectorResult, list[d
         inferred.append({"step": rule.scope, "gfp": hex(rule.gfp), "nth": rule.nth, "outcome": "fail",
                          "cause": env_failed[div.index]["cause"]})
         sc = vector.scenario.with_(alloc_rules=vector.scenario.alloc_rules + (rule,))
+        documented = None
         vector = replace(vector, scenario=sc, expected=predict(
             sc, debugfs=vector.debugfs,
             statics_survive_reload=sum(s.kind == "init" for s in sc.steps) < 2).events)
@@ -194,7 +205,8 @@ def judge_kernel(vector, run, level: str = "full") -> tuple[VectorResult, list[d
         sc = vector.scenario
         vector = replace(vector, scenario=sc.with_(sysinfo=replace(
             sc.sysinfo, totalram=run.stats["guest_totalram"])))
-    res = judge(vector, _Run(run, observed), level)
+        documented = None
+    res = judge(vector, _Run(run, observed), level, documented=documented)
     if run.verdict != "ok":
         res.message = _failure_message(run)
     if res.status != "pass":
@@ -245,7 +257,8 @@ def _kernel_unsupported(args, module: Path, run) -> int:
 def cmd_conform_kernel(args) -> int:
     from balloonspec.conformance import vectors as V
     from balloonspec.conformance.commands import SHIPPED_VECTORS
-    from balloonspec.conformance.report import Report
+    from balloonspec.conformance.findings import findings_of_build
+    from balloonspec.conformance.report import Report, describe_findings
     from balloonspec.driver.kernel_backend import Options, run_scenarios_kernel
 
     t0 = time.perf_counter()
@@ -274,7 +287,7 @@ def cmd_conform_kernel(args) -> int:
     report.extra["inferred_allocation_outcomes"] = inferred_all
 
     def judged(index, run):            # as each scenario ends: progress, JSON
-        if run.verdict == "kernel_api_missing":
+        if run.verdict in ("kernel_api_missing", "build_failed"):
             return                     # the whole run's verdict, below
         res, inferred = judge_kernel(runnable[index], run, level)
         res.seconds = round(run.stats.get("seconds", 0.0), 3)
@@ -287,17 +300,35 @@ def cmd_conform_kernel(args) -> int:
                  for v in runnable], timeout_s=120.0, console_dir=console_dir, on_result=judged)
     if runs and runs[0].verdict == "kernel_api_missing":
         return _kernel_unsupported(args, module, runs[0])
+    if runs and runs[0].verdict == "build_failed":
+        return _build_failed(args, report, module, runs[0])
     report.extra["boot"] = {k: v for k, v in (runs[0].stats if runs else {}).items()
                             if k in ("boot_to_init_s", "guest_mem", "console_file", "interception_errors")}
     report.extra["wall_s"] = round(time.perf_counter() - t0, 1)
+    report.findings = findings_of_build(report.results)
     report.write_json()
     if args.junit:
         report.write_junit(args.junit)
     for r in report.results:
         if r.status != "pass":
             _print_failure(r)
-    t = report.totals
-    print(f"conform (kernel, {level}) {report.verdict}: {t['passed']}/{t['vectors']} vectors passed, "
-          f"{t['failed']} failed, {t['errors']} errors; {len(skipped)} skipped "
-          f"({report.extra['wall_s']:.0f}s)")
-    return {"pass": 0, "fail": 1, "error": 2}[report.verdict]
+    if report.findings:
+        print(describe_findings(report.findings))
+    print(report.summary(f"conform (kernel, {level})"))
+    return report.exit_code
+
+
+def _build_failed(args, report, module: Path, run) -> int:
+    """The source does not compile for the kernel: the run's error, as in userspace."""
+    from balloonspec.conformance.report import describe_build_error
+    from balloonspec.driver.build import first_errors
+
+    report.build_error = {"source": str(module), "missing_apis": [],
+                          "first_errors": first_errors(run.console_tail),
+                          "compiler_output": run.console_tail[-3000:]}
+    report.write_json()
+    if args.junit:
+        report.write_junit(args.junit)
+    print(describe_build_error(report.build_error), file=sys.stderr)
+    print(report.summary("conform (kernel)"))
+    return report.exit_code

@@ -378,11 +378,24 @@ def test_panicking_module_is_a_panic(tmp_path):
 
 
 def test_build_failure_is_reported(tmp_path):
+    """A source that does not compile: build_failed for each scenario, and
+    in conform one error verdict (exit 2) that says so with the compiler's
+    first error (its line), as in userspace; no vector is judged."""
     bad = tmp_path / "vmw_balloon.c"
     bad.write_text(SEED_DRIVER.read_text() + "\nthis is not C;\n")
     (r,) = run_scenarios_kernel(bad, [("x", "step init\n")], timeout_s=30)
     assert r.verdict == "build_failed"
     assert "error" in r.console_tail
+    out = tmp_path / "bad.json"
+    p = _cli("conform", "--backend", "kernel", "--driver", bad, "--vectors",
+             _vectors_dir(tmp_path, ["inflate-small"]), "--json", out)
+    assert p.returncode == 2, p.stdout + p.stderr[-2000:]
+    assert "error: driver does not compile" in p.stderr
+    n = len(SEED_DRIVER.read_text().splitlines()) + 2          # the line of "this is not C;"
+    rep = json.loads(out.read_text())
+    assert rep["verdict"] == "error" and rep["results"] == []
+    assert any(f"vmw_balloon.c:{n}:" in e for e in rep["build_error"]["first_errors"]), rep["build_error"]
+    assert p.stdout.strip().splitlines()[-1].startswith("conform (kernel) error: driver does not compile")
 
 
 def test_removed_kernel_api_is_kernel_unsupported(tmp_path):
@@ -672,3 +685,28 @@ def test_failure_report_leads_with_the_verdict(tmp_path):
     assert "@@" not in console
     console_file = re.search(r"full console: (\S+)", block).group(1)
     assert Path(console_file).exists() and "@@BEGIN" in Path(console_file).read_text()
+
+
+def test_stale_vector_is_an_error_not_judged(tmp_path, monkeypatch, capsys):
+    """As in userspace (conformance/runner.stale_result): after a spec edit
+    (the work re-queued every 2 s instead of 1 s) a vector whose stored
+    expectation the installed spec no longer predicts is a stale error, not
+    judged, whatever the kernel observed; a vector the edit does not change
+    is judged and passes."""
+    from balloonspec.cli import main
+    from balloonspec.model import constants as C
+
+    vecs = _vectors_dir(tmp_path, ["inflate-small", "init-not-vmware"])
+    monkeypatch.setattr(C, "HZ", 2 * C.HZ)
+    out = tmp_path / "stale.json"
+    code = main(["conform", "--backend", "kernel", "--vectors", str(vecs), "--json", str(out)])
+    rep = json.loads(out.read_text())
+    assert code == 2 == rep["exit_code"] and rep["verdict"] == "error"
+    assert rep["stale_vectors"] == ["inflate-small"]
+    results = {r["id"]: r for r in rep["results"]}
+    assert results["init-not-vmware"]["status"] == "pass"
+    stale = results["inflate-small"]
+    assert stale["status"] == "error" and stale["stale"] and "divergence" not in stale
+    assert "QUEUE_WORK delay=500" in stale["message"]
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith(
+        "conform (kernel, full) error: 1 stale vector(s), not judged")
