@@ -47,6 +47,9 @@ MAX_INFERRED_FAILURES = 32
 GUEST_BASE_MIB = 160
 MIN_GUEST_MIB = 512
 SEED_MODULE_NAME = "vmw_balloon"
+# a scenario without its end marker this long after its start is a hang
+# (`conform --timeout S` overrides it)
+SCENARIO_TIMEOUT_S = 120.0
 # verdict of a driver the kernel cannot build for want of an API (exit code)
 EXIT_KERNEL_UNSUPPORTED = 3
 
@@ -286,18 +289,21 @@ def cmd_conform_kernel(args) -> int:
     inferred_all: dict = {}
     report.extra["inferred_allocation_outcomes"] = inferred_all
 
+    timeout = args.timeout or SCENARIO_TIMEOUT_S
+
     def judged(index, run):            # as each scenario ends: progress, JSON
         if run.verdict in ("kernel_api_missing", "build_failed"):
             return                     # the whole run's verdict, below
         res, inferred = judge_kernel(runnable[index], run, level)
         res.seconds = round(run.stats.get("seconds", 0.0), 3)
+        res.time_limit = timeout
         if inferred:
             inferred_all[res.id] = inferred
         report.add(res)
 
     runs = run_scenarios_kernel(
         module, [(v.id, v.scenario.to_script(), Options(mem=guest_mem(v), debugfs=v.debugfs))
-                 for v in runnable], timeout_s=120.0, console_dir=console_dir, on_result=judged)
+                 for v in runnable], timeout_s=timeout, console_dir=console_dir, on_result=judged)
     if runs and runs[0].verdict == "kernel_api_missing":
         return _kernel_unsupported(args, module, runs[0])
     if runs and runs[0].verdict == "build_failed":

@@ -367,6 +367,18 @@ def test_spinning_module_is_a_hang(tmp_path):
                                   timeout_s=20)
     assert r.verdict == "hang"
     assert nxt.verdict == "ok", nxt.console_tail
+    # conform --timeout S is that limit per scenario: a hang is the vector's
+    # verdict (exit 1), reported with its limit, and the run goes on in a
+    # fresh boot (a vector whose init fails never runs the work, and passes)
+    out = tmp_path / "spin.json"
+    p = _cli("conform", "--backend", "kernel", "--driver", spin, "--timeout", "8", "--vectors",
+             _vectors_dir(tmp_path, ["inflate-small", "init-debugfs-error"]), "--json", out)
+    assert p.returncode == 1, p.stdout + p.stderr[-2000:]
+    results = {r["id"]: r for r in json.loads(out.read_text())["results"]}
+    hung = results["inflate-small"]
+    assert hung["verdict"] == "hang" and hung["time_limit"] == 8, hung
+    assert results["init-debugfs-error"]["status"] == "pass"
+    assert "time limit 8s" in p.stderr
 
 
 def test_panicking_module_is_a_panic(tmp_path):
