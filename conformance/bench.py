@@ -5,7 +5,10 @@
 - trace_calls_per_s: the same workload with full trace capture;
 - conform_calls_per_s: end to end: the model's prediction, the driver run (a
   new process, trace decoding included), the comparison and the monitors;
-- kernel_calls_per_s (with --kernel): through the in-kernel backend's interception;
+- with --kernel (driver/kernel_backend.bench_kernel, REPEATS boots): boot_seconds
+  (QEMU start to /init), kernel_calls_per_s (backdoor calls through the
+  in-kernel backend's interception), kernel_inflate_16385_s (one full-rate
+  inflate cycle in the guest);
 - prove_seconds: the cold wall time of `balloonspec prove` (the whole catalogue,
   a fresh process, all CPUs; prove_jobs says how many), and prove_cpu_seconds.
 Each rate is the best of REPEATS, so that a busy moment does not decide it
@@ -133,7 +136,7 @@ def measure(kernel: bool = False, scale: bool = False) -> dict:
     if kernel:
         from balloonspec.driver.kernel_backend import bench_kernel
 
-        out.update(bench_kernel())
+        out.update(bench_kernel(boots=REPEATS))
     return out
 
 

@@ -105,6 +105,8 @@ class Report:
         counts = f"{t['passed']}/{t['vectors']} vectors passed, {failed}, {t['errors']} errors"
         if t["not_run"]:
             counts += f", {t['not_run']} not run"
+        if self.meta.get("skipped"):  # vectors the backend cannot express (each with its reason)
+            counts += f"; {len(self.meta['skipped'])} skipped"
         parts.append(counts)
         if self.explore is not None:
             n_fail = t["explored_failed"]

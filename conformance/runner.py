@@ -131,6 +131,23 @@ def _model_state_at(vector: Vector, index: int) -> dict | None:
         return {"unavailable": repr(e)}
 
 
+def installed_expectation(vector: Vector) -> tuple[list[tuple], list]:
+    """The installed spec's prediction for the vector, and the monitor
+    violations it shows (the vector's documented ones)."""
+    predicted = predict(vector.scenario, debugfs=vector.debugfs).events
+    return predicted, monitors.check(predicted, totalram=vector.scenario.sysinfo.totalram)
+
+
+def stale_result(vector: Vector, predicted: list[tuple], documented: list, verdict: str) -> VectorResult | None:
+    """The vector's error result when its stored expectation is not the
+    installed spec's (`stale_difference`), else None: such a vector is not judged."""
+    stale = stale_difference(vector, predicted, documented)
+    if not stale:
+        return None
+    return VectorResult(id=vector.id, status="error", reason=vector.reason, verdict=verdict, stale=True,
+                        message=f"stale vector: {stale}; regenerate the vectors (`balloonspec vectors`)")
+
+
 def stale_difference(vector: Vector, predicted: list[tuple], documented: list) -> str | None:
     """How the stored expectation differs from the installed spec's prediction
     (and the monitor violations it shows, `documented`), or None."""
@@ -166,18 +183,13 @@ def run_vectors(
         limit = timeout or time_limit(len(v.expected), cycles_of(v.expected))
         try:
             launch = Launch(binary_for(v), v.scenario.to_script(), timeout_s=limit, scenario_id=v.id)
-            predicted = predict(v.scenario, debugfs=v.debugfs).events  # while the driver runs
-            documented = monitors.check(predicted, totalram=v.scenario.sysinfo.totalram)
+            predicted, documented = installed_expectation(v)  # while the driver runs
             run = launch.collect()
         except Exception as e:  # a backend failure is this vector's error, not the run's end
             return VectorResult(id=v.id, status="error", reason=v.reason, verdict="error",
                                 message=f"{type(e).__name__}: {e}", seconds=round(time.perf_counter() - t0, 4))
-        stale = stale_difference(v, predicted, documented)
-        if stale:
-            res = VectorResult(id=v.id, status="error", reason=v.reason, verdict=run.verdict, stale=True,
-                               message=f"stale vector: {stale}; regenerate the vectors (`balloonspec vectors`)")
-        else:
-            res = judge(v, run, level, expected=predicted, documented=documented)
+        res = stale_result(v, predicted, documented, run.verdict) or \
+            judge(v, run, level, expected=predicted, documented=documented)
         res.seconds = round(time.perf_counter() - t0, 4)
         res.time_limit = limit
         return res

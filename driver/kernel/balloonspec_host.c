@@ -2,7 +2,7 @@
 /*
  * balloonspec_host: the VMware host side of the balloon backdoor, inside the
  * guest kernel, for testing a balloon driver module whose binary stays
- * unmodified.
+ * unmodified.  host_env.c answers the rest of the driver's environment.
  *
  * QEMU has no device behind port 0x5670, so a real `inl` there returns
  * 0xffffffff.  This module is loaded before the driver; when the driver
@@ -12,24 +12,19 @@
  * the call from the registers, answers in eax/ebx, steps over the 1-byte
  * instruction and returns 1 so the original instruction never runs.
  *
- * Work cycles: a second kprobe on the driver's work function gates it.  A run
- * of the work is let through only when the scenario asks for a cycle (ctl
- * "S idx 2 0"); any other run (the 1 s timer) is swallowed by redirecting
- * the entry to an empty function, which also leaves the work unqueued.  The
- * cycle step then requeues it with delay 0 and waits for it to finish, so
- * the driver runs exactly the cycles the scenario has, at the step it has them.
- *
  * Everything observed goes as 7-u64 records (specs/trace.md) into a shared
  * memory region (QEMU ivshmem-plain, BAR 2) that the Python runner reads
  * after QEMU exits: it survives an oops, a panic or a hang of the guest.
+ * Text fields are offset << 32 | length in the text area.
  *
  * Control (debugfs, written by /init), one command per write:
  *   R ID               new scenario: parse the text written to `script`
- *                      (specs/trace.md) as the host's environment
+ *                      (specs/trace.md) as the driver's environment
  *   S IDX              step IDX of the script: recorded; its effect on the
- *                      host applied (set_target, host_reset); a cycle run
+ *                      environment applied (set_target, host_reset,
+ *                      set_totalram); a cycle runs the queued work once
  *   E                  close the text written to `text` as one DEBUGFS_READ
- *   X                  scenario end
+ *   X                  scenario end: ACCOUNT, then the end record
  *   B N                N backdoor calls from the host's own probed site
  * `note` records any text (bsload results) as a NOTE record.
  * EV_COMING is recorded when the driver module reaches MODULE_STATE_COMING,
@@ -41,13 +36,11 @@
 #include <linux/io.h>
 #include <linux/debugfs.h>
 #include <linux/uaccess.h>
-#include <linux/workqueue.h>
-#include <linux/wait.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/mm.h>
 
-#include "script.h"
+#include "host.h"
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("balloonspec: in-guest VMware balloon backdoor host");
@@ -55,16 +48,8 @@ MODULE_DESCRIPTION("balloonspec: in-guest VMware balloon backdoor host");
 static char *target_mod = "vmw_balloon";
 module_param(target_mod, charp, 0444);
 MODULE_PARM_DESC(target_mod, "name of the driver module to serve");
-static char *work_fn = "vmballoon_work";
-module_param(work_fn, charp, 0444);
-MODULE_PARM_DESC(work_fn, "the driver's delayed-work function (gated)");
 
 #define BS_MAGIC	0x3170736e6f6f6c62ULL	/* "balloonsp1" prefix, LE */
-
-/* Event kinds (specs/trace.md) and this backend's own (>= 0x100). */
-enum { EV_BACKDOOR = 1, EV_DEBUGFS_READ = 9, EV_WORK_RUN = 14, EV_STEP = 15,
-       EV_SCENARIO = 0x100, EV_NOTE = 0x101, EV_SITE = 0x102, EV_END = 0x103,
-       EV_INIT = 11, EV_COMING = 0x104, EV_RELIEF = 0x105 };
 
 /* Shared memory layout: this header, then events, then text (offsets in it). */
 struct bs_shm {
@@ -79,9 +64,10 @@ struct bs_shm {
 static struct bs_shm *shm;
 static u64 (*ev_area)[7];
 static char *text_area;
-static DEFINE_SPINLOCK(lock);	/* guards host state and the log */
+DEFINE_SPINLOCK(bs_lock);	/* guards the engine and the environment */
+static DEFINE_SPINLOCK(lock);	/* guards the log */
 
-static void record(u64 kind, u64 a, u64 b, u64 c, u64 d, u64 e, u64 f)
+void bs_record(u64 kind, u64 a, u64 b, u64 c, u64 d, u64 e, u64 f)
 {
 	unsigned long flags;
 	u64 i;
@@ -110,6 +96,10 @@ static u64 put_text(const char *s, size_t *len)
 	unsigned long flags;
 	u64 off;
 
+	if (!shm) {
+		*len = 0;
+		return 0;
+	}
 	spin_lock_irqsave(&lock, flags);
 	off = shm->text_used;
 	if (*len > shm->text_cap - off)
@@ -120,6 +110,13 @@ static u64 put_text(const char *s, size_t *len)
 	return off;
 }
 
+u64 bs_text(const char *s, size_t len)
+{
+	u64 off = put_text(s, &len);
+
+	return off << 32 | len;
+}
+
 /* ---- the host: the scenario's rule engine (driver/userspace/script.c) ---- */
 
 /*
@@ -127,10 +124,12 @@ static u64 put_text(const char *s, size_t *len)
  * backends answer a scenario identically. Until a script is loaded (and if it
  * does not parse) env is all defaults: the default host of specs/trace.md.
  */
-static struct bs_env env = { .step = -1 };
+struct bs_env bs_env = { .step = -1 };
 static char *script_buf;		/* text written to `script`, parsed by "R" */
 static size_t script_len;
-static u64 text_mark;			/* start of the open DEBUGFS_READ text */
+/* the open DEBUGFS_READ text (written to `text`, closed by "E") */
+static char *dbg_text;
+static size_t dbg_len;
 
 /* Answer one backdoor call; called from the kprobe (atomic context). */
 static void host_answer(u32 magic, u32 cmd, u32 arg, u32 port,
@@ -143,9 +142,11 @@ static void host_answer(u32 magic, u32 cmd, u32 arg, u32 port,
 		*status = 0xffffffff;	/* nothing answers there; ebx unchanged */
 		return;
 	}
-	spin_lock_irqsave(&lock, flags);
-	bs_host_call(&env, cmd, &reply);
-	spin_unlock_irqrestore(&lock, flags);
+	spin_lock_irqsave(&bs_lock, flags);
+	bs_host_call(&bs_env, cmd, &reply);
+	/* what the host holds locked, for ACCOUNT */
+	bs_env_host_reply(cmd, arg, reply.status);
+	spin_unlock_irqrestore(&bs_lock, flags);
 	*status = reply.status;
 	*result = reply.result;
 }
@@ -155,11 +156,6 @@ static void host_answer(u32 magic, u32 cmd, u32 arg, u32 port,
 #define MAX_SITES 32
 static struct kprobe sites[MAX_SITES];
 static int nsites;
-static struct kprobe work_kp;
-static bool work_kp_on;
-static struct delayed_work *dwork;	/* the driver's work, seen at its entry */
-static int permits;			/* work runs allowed (cycle steps) */
-static DECLARE_WAIT_QUEUE_HEAD(dwork_wq);
 static u64 calls;
 
 static int inl_pre(struct kprobe *p, struct pt_regs *regs)
@@ -168,7 +164,7 @@ static int inl_pre(struct kprobe *p, struct pt_regs *regs)
 	u32 status, result = arg;
 
 	host_answer(magic, cmd, arg, port, &status, &result);
-	record(EV_BACKDOOR, magic, cmd, arg, port, status, result);
+	bs_record(EV_BACKDOOR, magic, cmd, arg, port, status, result);
 	calls++;
 	/* 32-bit destinations zero-extend, as the hardware would */
 	regs->ax = status;
@@ -186,36 +182,6 @@ static int inl_pre(struct kprobe *p, struct pt_regs *regs)
  */
 static void no_post(struct kprobe *p, struct pt_regs *regs, unsigned long fl)
 {
-}
-
-/* Where a swallowed work run goes: same arguments, returns at once. */
-static noinline void swallow_work(struct work_struct *w)
-{
-	barrier();
-}
-
-static int work_pre(struct kprobe *p, struct pt_regs *regs)
-{
-	unsigned long flags;
-	bool run;
-
-	spin_lock_irqsave(&lock, flags);
-	/* the work_struct is the first member of the delayed_work */
-	dwork = (struct delayed_work *)regs->di;
-	run = permits > 0;
-	if (run)
-		permits--;
-	spin_unlock_irqrestore(&lock, flags);
-	wake_up(&dwork_wq);
-	if (run) {
-		record(EV_WORK_RUN, 0, 0, 0, 0, 0, 0);
-		return 0;
-	}
-	/* at the entry, before any push: a jump to an empty function with the
-	 * same stack returns straight to the workqueue; the work stays unqueued
-	 * until a cycle step queues it again */
-	regs->ip = (unsigned long)swallow_work;
-	return 1;
 }
 
 /*
@@ -264,7 +230,7 @@ static void probe_text(struct module *mod, const u8 *base, size_t size)
 		kp->pre_handler = inl_pre;
 		kp->post_handler = no_post;
 		if (register_kprobe(kp) == 0) {
-			record(EV_SITE, (unsigned long)(base + i) -
+			bs_record(EV_SITE, (unsigned long)(base + i) -
 			       (unsigned long)mod->core_layout.base, 0, 0, 0, 0, 0);
 			nsites++;
 		}
@@ -273,37 +239,29 @@ static void probe_text(struct module *mod, const u8 *base, size_t size)
 
 static void attach(struct module *mod)
 {
-	/* static: the kprobe keeps the pointer */
-	static char name[MODULE_NAME_LEN + KSYM_NAME_LEN + 2];
-	int err;
-
 	nsites = 0;
 	probe_text(mod, mod->core_layout.base, mod->core_layout.text_size);
 	probe_text(mod, mod->init_layout.base, mod->init_layout.text_size);
 	pr_info("balloonspec_host: %d backdoor site(s) in %s\n", nsites, mod->name);
-
-	snprintf(name, sizeof(name), "%s:%s", mod->name, work_fn);
-	memset(&work_kp, 0, sizeof(work_kp));
-	work_kp.symbol_name = name;	/* only read during registration */
-	work_kp.pre_handler = work_pre;
-	work_kp.post_handler = no_post;
-	err = register_kprobe(&work_kp);
-	work_kp_on = err == 0;
-	if (err)
-		pr_warn("balloonspec_host: no probe on %s (%d): cycles not gated\n",
-			name, err);
-	dwork = NULL;
-	permits = 0;
 }
 
 /*
  * The driver's init function, probed at its return: INIT with its exact
  * return code (what finit_module(2) reports can differ: a positive return
- * is only warned about, and a load can fail before init ever runs).
+ * is only warned about, and a load can fail before init ever runs).  Its
+ * entry notes the stack pointer: a tail call out of init is the driver's.
  */
+static int init_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	/* the return address is about to become kretprobe's trampoline */
+	bs_env_enter(FRAME_INIT, kernel_stack_pointer(regs), true);
+	return 0;
+}
+
 static int init_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	record(EV_INIT, (u64)(s64)(int)regs_return_value(regs), 0, 0, 0, 0, 0);
+	bs_env_leave(FRAME_INIT);
+	bs_record(EV_INIT, (u64)(s64)(int)regs_return_value(regs), 0, 0, 0, 0, 0);
 	return 0;
 }
 
@@ -313,6 +271,7 @@ static bool init_krp_on;
 static void probe_init(struct module *mod)
 {
 	memset(&init_krp, 0, sizeof(init_krp));
+	init_krp.entry_handler = init_entry;
 	init_krp.handler = init_ret;
 	init_krp.maxactive = 1;
 	init_krp.kp.addr = (kprobe_opcode_t *)mod->init;
@@ -334,14 +293,10 @@ static void detach(void)
 	int i;
 
 	unprobe_init();
-
 	for (i = 0; i < nsites; i++)
 		unregister_kprobe(&sites[i]);
 	nsites = 0;
-	if (work_kp_on)
-		unregister_kprobe(&work_kp);
-	work_kp_on = false;
-	dwork = NULL;
+	bs_env_detach();
 }
 
 static int mod_event(struct notifier_block *nb, unsigned long action, void *data)
@@ -351,113 +306,38 @@ static int mod_event(struct notifier_block *nb, unsigned long action, void *data
 	if (strcmp(mod->name, target_mod))
 		return NOTIFY_DONE;
 	if (action == MODULE_STATE_COMING) {
-		record(EV_COMING, 0, 0, 0, 0, 0, 0);
+		bs_record(EV_COMING, 0, 0, 0, 0, 0, 0);
 		attach(mod);
+		bs_env_attach(mod);
 		probe_init(mod);
 	} else if (action == MODULE_STATE_LIVE) {
 		unprobe_init();		/* init has returned; its text goes */
 	} else if (action == MODULE_STATE_GOING) {
-		detach();
+		detach();		/* after exit (or a failed init) returned */
 	}
 	return NOTIFY_DONE;
 }
 
 static struct notifier_block mod_nb = { .notifier_call = mod_event };
 
-/*
- * Memory relief.  A scenario that inflates the balloon beyond the guest's
- * free memory leaves it at the min watermark, where any page /init then
- * needs (a fork, its heap growing) sends the allocator to reclaim, which
- * finds nothing (no swap, tmpfs root), and to the OOM killer, which finds
- * nothing to kill but /init and panics.  So the host holds `reserve_pages`
- * pages from each scenario's start and gives them back when a cycle ends
- * with fewer than `relief_below` free pages (EV_RELIEF: pages given back,
- * free pages before).  The driver never sees the difference beyond a guest
- * with reserve_pages fewer free pages.
- */
-static unsigned int reserve_pages = 2048;	/* 8 MiB */
-module_param(reserve_pages, uint, 0444);
-MODULE_PARM_DESC(reserve_pages, "pages held back for /init (memory relief)");
-static unsigned int relief_below = 4096;
-module_param(relief_below, uint, 0444);
-MODULE_PARM_DESC(relief_below, "free pages after a cycle below which they go");
-static LIST_HEAD(reserve);
-static unsigned int reserved;
-
-static void reserve_fill(void)
-{
-	while (reserved < reserve_pages) {
-		struct page *p = alloc_page(GFP_KERNEL | __GFP_NOWARN |
-					    __GFP_NORETRY);
-
-		if (!p)
-			break;
-		list_add(&p->lru, &reserve);
-		reserved++;
-	}
-}
-
-static void reserve_release(void)
-{
-	struct page *p, *n;
-
-	list_for_each_entry_safe(p, n, &reserve, lru) {
-		list_del(&p->lru);
-		__free_page(p);
-	}
-	reserved = 0;
-}
-
-static void relieve_if_low(void)
-{
-	unsigned long free = global_zone_page_state(NR_FREE_PAGES);
-
-	if (reserved && free < relief_below) {
-		record(EV_RELIEF, reserved, free, 0, 0, 0, 0);
-		reserve_release();
-	}
-}
-
 /* ---- steps ---- */
-
-static void run_cycle(void)
-{
-	unsigned long flags;
-	struct delayed_work *w;
-
-	/* the driver's init queued its work; its first run (swallowed) tells
-	 * us where it is.  No run within 5 s: nothing queued, as in userspace. */
-	wait_event_timeout(dwork_wq, READ_ONCE(dwork), 5 * HZ);
-	w = READ_ONCE(dwork);
-	if (!w)
-		return;
-	spin_lock_irqsave(&lock, flags);
-	permits = 1;
-	spin_unlock_irqrestore(&lock, flags);
-	/* pending on its timer or idle after a swallow: either way run it now */
-	mod_delayed_work(system_freezable_wq, w, 0);
-	flush_delayed_work(w);
-	spin_lock_irqsave(&lock, flags);
-	permits = 0;
-	spin_unlock_irqrestore(&lock, flags);
-	relieve_if_low();
-}
 
 static void do_step(size_t idx)
 {
 	unsigned long flags;
 	u64 kind = 0, arg = 0;
 
-	spin_lock_irqsave(&lock, flags);
-	if (idx < env.n_steps) {
-		bs_env_begin_step(&env, idx);	/* set_target, host_reset, ... */
-		kind = env.steps[idx].kind;
-		arg = env.steps[idx].arg;
+	spin_lock_irqsave(&bs_lock, flags);
+	if (idx < bs_env.n_steps) {
+		/* set_target, host_reset, set_totalram */
+		bs_env_begin_step(&bs_env, idx);
+		kind = bs_env.steps[idx].kind;
+		arg = bs_env.steps[idx].arg;
 	}
-	spin_unlock_irqrestore(&lock, flags);
-	record(EV_STEP, idx, kind, arg, 0, 0, 0);
+	spin_unlock_irqrestore(&bs_lock, flags);
+	bs_record(EV_STEP, idx, kind, arg, 0, 0, 0);
 	if (kind == BS_STEP_CYCLE)
-		run_cycle();
+		bs_env_run_cycle();
 }
 
 /* Parse the script written so far; the old environment goes. */
@@ -470,20 +350,22 @@ static void load_script(u64 id)
 
 	err = bs_env_parse(&fresh, script_buf ?: "", script_len, &err_line);
 	if (err)
-		memset(&fresh, 0, sizeof(fresh));	/* default host */
+		bs_env_parse(&fresh, "", 0, &err_line);	/* the default host */
 	fresh.step = -1;
-	spin_lock_irqsave(&lock, flags);
-	old = env;
-	env = fresh;
-	spin_unlock_irqrestore(&lock, flags);
+	spin_lock_irqsave(&bs_lock, flags);
+	old = bs_env;
+	bs_env = fresh;
+	spin_unlock_irqrestore(&bs_lock, flags);
 	bs_env_free(&old);
 	kvfree(script_buf);
 	script_buf = NULL;
 	script_len = 0;
-	text_mark = shm->text_used;
+	dbg_len = 0;
 	calls = 0;
-	record(EV_SCENARIO, id, err ? 1 : 0, err_line, 0, 0, 0);
-	reserve_fill();
+	bs_env_scenario_start();
+	/* the guest's real totalram: what a driver that does not call
+	 * si_meminfo (a later revision) reports to the host */
+	bs_record(EV_SCENARIO, id, err ? 1 : 0, err_line, totalram_pages(), 0, 0);
 }
 
 static ssize_t ctl_write(struct file *f, const char __user *ubuf, size_t len,
@@ -510,9 +392,8 @@ static ssize_t ctl_write(struct file *f, const char __user *ubuf, size_t len,
 		do_step(a);
 		break;
 	case 'E':
-		n = shm->text_used - text_mark;
-		record(EV_DEBUGFS_READ, text_mark, n, 0, 0, 0, 0);
-		text_mark = shm->text_used;
+		bs_record(EV_DEBUGFS_READ, bs_text(dbg_text, dbg_len), 0, 0, 0, 0, 0);
+		dbg_len = 0;
 		break;
 	case 'B':
 		if (sscanf(buf + 1, "%lld", &a) != 1 || !bench_kp.addr)
@@ -524,7 +405,8 @@ static ssize_t ctl_write(struct file *f, const char __user *ubuf, size_t len,
 		}
 		break;
 	case 'X':
-		record(EV_END, calls, 0, 0, 0, 0, 0);
+		bs_env_account();
+		bs_record(EV_END, calls, 0, 0, 0, 0, 0);
 		break;
 	default:
 		return -EINVAL;
@@ -536,19 +418,17 @@ static ssize_t ctl_write(struct file *f, const char __user *ubuf, size_t len,
 static ssize_t text_write(struct file *f, const char __user *ubuf, size_t len,
 			  loff_t *pos)
 {
-	char buf[512];
-	size_t done = 0;
+	char *nb;
 
-	while (done < len) {
-		size_t n = min(len - done, sizeof(buf));
-
-		if (copy_from_user(buf, ubuf + done, n))
-			return -EFAULT;
-		put_text(buf, &n);
-		if (!n)
-			break;
-		done += n;
-	}
+	if (dbg_len + len > (1 << 20))
+		return -EFBIG;
+	nb = kvrealloc(dbg_text, dbg_len, dbg_len + len, GFP_KERNEL);
+	if (!nb)
+		return -ENOMEM;
+	dbg_text = nb;
+	if (copy_from_user(dbg_text + dbg_len, ubuf, len))
+		return -EFAULT;
+	dbg_len += len;
 	return len;
 }
 
@@ -586,9 +466,7 @@ static ssize_t note_write(struct file *f, const char __user *ubuf, size_t len,
 	if (copy_from_user(buf, ubuf, n))
 		return -EFAULT;
 	off = put_text(buf, &n);
-	record(EV_NOTE, off, n, 0, 0, 0, 0);
-	/* keep an open DEBUGFS_READ from swallowing the note's bytes */
-	text_mark = shm->text_used;
+	bs_record(EV_NOTE, off << 32 | n, 0, 0, 0, 0, 0);
 	return len;
 }
 
@@ -645,7 +523,13 @@ static struct pci_driver shm_driver = {
 
 static int __init bs_init(void)
 {
-	int err = pci_register_driver(&shm_driver);
+	size_t err_line;
+	int err;
+
+	/* the default environment until a scenario is loaded */
+	if (bs_env_parse(&bs_env, "", 0, &err_line))
+		return -ENOMEM;
+	err = pci_register_driver(&shm_driver);
 
 	if (err)
 		return err;
@@ -653,6 +537,11 @@ static int __init bs_init(void)
 		pr_err("balloonspec_host: no ivshmem device\n");
 		pci_unregister_driver(&shm_driver);
 		return -ENODEV;
+	}
+	err = bs_env_init();
+	if (err) {
+		pci_unregister_driver(&shm_driver);
+		return err;
 	}
 	dir = debugfs_create_dir("balloonspec", NULL);
 	debugfs_create_file("ctl", 0200, dir, NULL, &ctl_fops);
@@ -669,6 +558,7 @@ static int __init bs_init(void)
 		if (bench_kp.addr)
 			unregister_kprobe(&bench_kp);
 		debugfs_remove_recursive(dir);
+		bs_env_exit();
 		pci_unregister_driver(&shm_driver);
 	}
 	return err;
@@ -681,10 +571,11 @@ static void __exit bs_exit(void)
 	if (bench_kp.addr)
 		unregister_kprobe(&bench_kp);
 	debugfs_remove_recursive(dir);
+	bs_env_exit();
 	pci_unregister_driver(&shm_driver);
-	bs_env_free(&env);
+	bs_env_free(&bs_env);
 	kvfree(script_buf);
-	reserve_release();
+	kvfree(dbg_text);
 }
 
 module_init(bs_init);

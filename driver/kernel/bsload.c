@@ -3,9 +3,11 @@
  * bsload: the guest's module loader for the in-kernel backend, in place of
  * busybox insmod/rmmod.
  *
- *   bsload load FILE     exactly one finit_module(2) call (busybox insmod
- *                        retries a failed finit_module with init_module(2),
- *                        which runs the module's init a second time)
+ *   bsload load FILE [PARAMS]  exactly one finit_module(2) call, with the
+ *                        module parameters PARAMS ("name=value ..."; busybox
+ *                        insmod retries a failed finit_module with
+ *                        init_module(2), which runs the module's init a
+ *                        second time)
  *   bsload unload NAME   exactly one delete_module(2) call, O_NONBLOCK
  *
  * Prints the result as one decimal number, 0 or -errno, on stdout (the
@@ -25,7 +27,7 @@ int main(int argc, char **argv)
 	long r;
 	int fd;
 
-	if (argc != 3)
+	if (argc != 3 && !(argc == 4 && !strcmp(argv[1], "load")))
 		return 2;
 	if (!strcmp(argv[1], "load")) {
 		fd = open(argv[2], O_RDONLY | O_CLOEXEC);
@@ -33,7 +35,7 @@ int main(int argc, char **argv)
 			printf("%d\n", -errno);
 			return 1;
 		}
-		r = syscall(SYS_finit_module, fd, "", 0);
+		r = syscall(SYS_finit_module, fd, argc == 4 ? argv[3] : "", 0);
 	} else if (!strcmp(argv[1], "unload")) {
 		r = syscall(SYS_delete_module, argv[2], O_NONBLOCK);
 	} else {

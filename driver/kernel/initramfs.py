@@ -79,21 +79,24 @@ echo "@@INIT_REACHED"
 for m in $(cat /m/preload); do
     r=$(bsload load /m/$m) || echo "@@PRELOAD_FAILED $m $r"
 done
-if ! r=$(bsload load /m/balloonspec_host.ko); then
+if ! r=$(bsload load /m/balloonspec_host.ko "$(cat /m/host.params)"); then
     echo "@@HOST_FAILED $r"
-    poweroff -f
+    reboot -f
 fi
 . /scenarios.sh
 echo "@@ALL_DONE"
-poweroff -f
+# the runner stops QEMU at @@ALL_DONE; a reboot ends it otherwise
+# (-no-reboot; with acpi=off the guest cannot power off)
+reboot -f
 """
 
 
 def build_initramfs(out: Path, modules: dict, preload: list,
-                    scenarios_sh: str, files: dict = {}) -> Path:
+                    scenarios_sh: str, files: dict = {}, host_params: str = "") -> Path:
     """modules: {name in /m: path of .ko}; preload: names insmod-ed at boot
     (the driver's own dependencies), in order; files: {path: bytes} more
-    files (scenario scripts in /s)."""
+    files (scenario scripts in /s); host_params: balloonspec_host's module
+    parameters (the kernel command line reaches only built-in modules)."""
     c = Cpio()
     for d in ("bin", "dev", "proc", "sys", "tmp", "m", "s"):
         c.dir(d)
@@ -101,9 +104,15 @@ def build_initramfs(out: Path, modules: dict, preload: list,
     c.file("bin/busybox", BUSYBOX.read_bytes(), 0o755)
     c.file("bin/bsload", bsload_binary().read_bytes(), 0o755)
     c.file("init", INIT.encode(), 0o755)
+    made = set()
     for name, path in modules.items():
+        for parent in reversed(Path(f"m/{name}").parents[:-2]):   # m/x/ ...
+            if str(parent) not in made:
+                c.dir(str(parent))
+                made.add(str(parent))
         c.file(f"m/{name}", Path(path).read_bytes())
     c.file("m/preload", "\n".join(preload).encode() + b"\n")
+    c.file("m/host.params", host_params.encode())
     c.file("scenarios.sh", scenarios_sh.encode())
     for name, data in files.items():
         c.file(name, data)
