@@ -52,7 +52,15 @@ MUTANT_TIMEOUT_S = 600  # one mutant's proofs and vectors (a runaway spec is rep
 # Verdicts on the accepted mutants of the last full campaign (id -> (verdict, why)).
 # verdict: "equivalent" (no observable or proved behaviour changes) or "missing invariant"
 # (then the invariant added, or why not).
-REVIEW: dict[str, tuple[str, str]] = {}
+REVIEW: dict[str, tuple[str, str]] = {
+    "send_get_target:97:18:CRP:ZERO-1": (
+        "equivalent", "the target returned with ok = false is -1 instead of 0; work uses the target only when ok "
+                      "is true (vmballoon_work ignores new_target on failure), so nothing observable changes"),
+    "inflate_attempt:193:32:ROR:uge>eq": (
+        "equivalent", "`++n_refused_pages >= MAX_REFUSED` as `==`: n_refused_pages is 0 at the start of every "
+                      "cycle (REFUSED-EMPTY-AT-END) and grows by one per refused page, so it meets MAX_REFUSED "
+                      "exactly before it could pass it (REFUSED-BOUND); the loop stops at the same page"),
+}
 
 
 # -- one mutant ------------------------------------------------------------------------------
