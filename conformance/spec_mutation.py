@@ -412,8 +412,10 @@ def render_md(report: dict | None) -> str:
     r = report if "per_invariant" in report else {**report, **summarise(report["results"], report["baseline"])}
     total = len(MU.mutants())
     if r.get("partial"):
-        ran = (f"**A partial campaign**: {r['mutants']} of the {total} mutants, the first ones of the campaign's "
-               f"seeded random order (so a uniform sample), {r.get('seconds', '?')} s wall with "
+        planned = r.get("planned", total)
+        more = f" ({total} now: {total - planned} added since)" if planned != total else ""
+        ran = (f"**A partial campaign**: {r['mutants']} of the {planned} mutants it planned{more}, the first ones "
+               f"of the campaign's seeded random order (so a uniform sample of those), {r.get('seconds', '?')} s wall with "
                f"{r.get('jobs', '?')} jobs on a loaded machine; the rest are not run yet. "
                f"`balloonspec spec-mutate --resume specs/spec-mutation.json --json specs/spec-mutation.json` "
                f"runs them and keeps these.")
