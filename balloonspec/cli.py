@@ -112,6 +112,27 @@ def _add_setup_kernel(sub):
     p.set_defaults(func=lambda a: _lazy("balloonspec.driver.kernel.setup", "cmd_setup")(a))
 
 
+def _add_spec_mutate(sub):
+    p = sub.add_parser("spec-mutate", help="spec mutation: the catalogue and the shipped vectors on every "
+                                           "first-order mutant of model/algorithm.py",
+                       description="Run the invariant catalogue and the shipped vectors' re-prediction on every "
+                                   "first-order mutant of model/algorithm.py; report what catches each mutant "
+                                   "and list the mutants nothing catches. Exit 0 when the campaign ran "
+                                   "(whatever it found), 2 on error.")
+    p.add_argument("--list", action="store_true", help="list the mutants (id and edit) and exit")
+    p.add_argument("--sample", type=int, default=None, metavar="N", help="a seeded sample of N mutants (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    p.add_argument("--only", action="append", default=[], metavar="ID", help="run this mutant (repeatable)")
+    p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all CPUs)")
+    p.add_argument("--timeout", type=int, default=600, metavar="S", help="seconds per mutant (default 600)")
+    p.add_argument("--resume", metavar="FILE", help="keep the results of this (partial) JSON report and run "
+                                                    "only the other mutants")
+    p.add_argument("--json", metavar="FILE", help="write the report as JSON (written as results come, complete "
+                                                  "at the end); the committed full campaign is "
+                                                  "specs/spec-mutation.json")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.spec_mutation", "cmd_spec_mutate")(a))
+
+
 def _add_docs(sub):
     p = sub.add_parser("docs", help="regenerate specs/ (tables, diagrams, figures, traceability); build the site")
     g = p.add_mutually_exclusive_group()
@@ -134,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="balloonspec", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_check, _add_prove, _add_conform, _add_vectors, _add_run, _add_interpret, _add_crosscheck,
-                _add_bench, _add_setup, _add_setup_kernel, _add_docs):
+                _add_bench, _add_setup, _add_setup_kernel, _add_docs, _add_spec_mutate):
         add(sub)
     return parser
 

@@ -150,7 +150,13 @@ class _Loops(ast.NodeTransformer):
 
 def specialize_module(mod: types.ModuleType, name_suffix: str = "_concrete") -> types.ModuleType:
     """The module ``mod`` with every ops call inlined for the concrete interpretation."""
-    tree = ast.parse(inspect.getsource(mod))
+    return specialize_tree(ast.parse(inspect.getsource(mod)), mod, name_suffix)
+
+
+def specialize_tree(tree: ast.Module, mod: types.ModuleType, name_suffix: str = "_concrete") -> types.ModuleType:
+    """``tree`` (the source of ``mod``, possibly edited: a spec mutant) with
+    every ops call inlined, as a module named after ``mod``."""
+    tree = copy.deepcopy(tree)
     functions = {n.name: r for n in tree.body if isinstance(n, ast.FunctionDef) and (r := _single_return(n))}
     tree = _Loops(functions).visit(tree)  # before inlining: the loop tests are inlined as ops calls
     tree = ast.fix_missing_locations(_Inline().visit(tree))

@@ -36,6 +36,7 @@ PAGES = [
     ("traceability.md", "Every C function and decision against spec, invariants, vectors and findings"),
     ("trace.md", "The observable-trace contract and the scenario script"),
     ("vectors.md", "The vector format"),
+    ("spec-mutation.md", "Spec mutants: what the proofs and the vectors catch, and the ones they accept"),
 ]
 FIGURES_DIR = "figures"
 
@@ -106,6 +107,10 @@ def _whole(name: str, ctx: Context) -> str | None:
         return T.render(ctx.matrix)
     if name == "figures.md":
         return figures.render_page()
+    if name == "spec-mutation.md":
+        from balloonspec.conformance import spec_mutation as SM
+
+        return SM.render_md(SM.committed_report())
     return None
 
 

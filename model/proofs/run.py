@@ -273,6 +273,8 @@ def _counterexample(s: Session, o, t: Tally, rederiver=None) -> dict | None:
     lab = next((l for l in o.explorations() if (s.checker.tallies.get((o.key, l)) or Tally("")).fail is not None
                 and s.checker.tallies[(o.key, l)].fail[0] == order), None)
     got = None
+    if rederiver is False:  # not asked for: the model the check found
+        return model
     if lab is not None:
         try:
             got = rederiver.ask(o.key, lab, order, label, decisions) if rederiver else \
@@ -456,15 +458,26 @@ def _outcome(s: Session, inv: Invariant, plan: Plan, errors: list[str], rederive
 
 
 # -- the catalogue -----------------------------------------------------------------------------------
-def check_outcomes(ids: list[str], spec: Spec | None = None, jobs: int = 1) -> dict[str, Outcome]:
-    """Outcome per invariant id (one session: shared runs, shared obligations)."""
+def check_outcomes(ids: list[str], spec: Spec | None = None, jobs: int = 1, *, rederive: bool = True,
+                   standalone: dict | None = None) -> dict[str, Outcome]:
+    """Outcome per invariant id (one session: shared runs, shared obligations).
+
+    ``rederive=False``: a violated invariant's counterexample is the model
+    its check found (not re-derived in a fresh process: cheaper, but it may
+    depend on --jobs). ``standalone``: tallies of standalone obligations
+    already known (key -> Tally; those that do not run the spec, e.g. from
+    ``standalone_tallies()``), reused instead of checked again."""
     spec = spec if spec is not None else DEFAULT_SPEC
     plans = {i: CATALOGUE[i].plan() for i in ids}
     s = _session(plans, spec)
+    known = standalone or {}
+    s.standalone = [o for o in s.standalone if o.key not in known]
     errors: list[str] = []
     with spec.active():
-        rederiver = Rederiver(s)
+        rederiver = Rederiver(s) if rederive else None
         try:
+            for key, t in known.items():
+                s.checker.tallies[(key, "standalone")] = t
             if jobs > 1:
                 errors = _explore_parallel(s, jobs)
             else:
@@ -474,9 +487,45 @@ def check_outcomes(ids: list[str], spec: Spec | None = None, jobs: int = 1) -> d
         except Exception as e:  # noqa: BLE001 - the proof crashed: an error, reported
             errors = [f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}"]
         try:
-            return {i: _outcome(s, CATALOGUE[i], plans[i], errors, rederiver) for i in sorted(ids)}
+            return {i: _outcome(s, CATALOGUE[i], plans[i], errors, rederiver if rederive else False)
+                    for i in sorted(ids)}
         finally:
-            rederiver.close()
+            if rederiver is not None:
+                rederiver.close()
+
+
+def standalone_tallies(ids: list[str] | None = None) -> dict:
+    """The standalone obligations of the invariants ``ids`` that never run a
+    function of model/algorithm.py, checked once: key -> Tally (for
+    ``check_outcomes(standalone=...)`` on specs that differ only there). An
+    obligation that does run the spec (seen by a profile of its check) is
+    left out."""
+    import sys
+
+    from .. import algorithm
+
+    alg_file = algorithm.__file__
+    out = {}
+    seen = set()
+    for i in (ids or CATALOGUE):
+        for o in CATALOGUE[i].plan().obligations:
+            if not isinstance(o, Standalone) or o.key in seen:
+                continue
+            seen.add(o.key)
+            touched = []
+
+            def profile(frame, event, arg, touched=touched):
+                if event == "call" and frame.f_code.co_filename == alg_file:
+                    touched.append(frame.f_code.co_name)
+
+            sys.setprofile(profile)
+            try:
+                t = o.fn()
+            finally:
+                sys.setprofile(None)
+            if not touched:
+                out[o.key] = t
+    return out
 
 
 def run_check(inv: Invariant, spec: Spec | None = None) -> Outcome:

@@ -154,6 +154,72 @@ class Exploration(list):
         self.vacuous: list[VacuityEvent] = list(vacuous)
 
 
+class QueryCache:
+    """Answers of solver queries, by the identity of their formulas (opt-in,
+    ``reuse_queries()``): explorations of specs that differ in one function
+    (the spec-mutation campaign) meet the same queries on every path the
+    difference does not reach; those are answered from here. Z3 shares equal
+    terms within a context, so equal ids are equal formulas; each entry keeps
+    its terms alive, so an id is never reused for another term. Only definite
+    answers (sat with its model, unsat) are kept."""
+
+    def __init__(self, limit: int = 500_000) -> None:
+        self.answers: dict = {}
+        self.limit = limit
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def key(literals, goal) -> tuple:
+        return (tuple(x.get_id() for x in literals), tuple(g.get_id() for g in goal))
+
+    def get(self, key):
+        a = self.answers.get(key)
+        if a is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return a[0]
+
+    def put(self, key, literals, goal, answer) -> None:
+        if len(self.answers) < self.limit:
+            self.answers[key] = (answer, tuple(literals), tuple(goal))
+
+
+QUERIES: QueryCache | None = None
+
+
+def reuse_queries(on: bool = True) -> QueryCache | None:
+    """Answer repeated solver queries from a cache (this process and the ones
+    it forks afterwards); ``on=False`` drops it."""
+    global QUERIES
+    QUERIES = QueryCache() if on else None
+    return QUERIES
+
+
+def _cached_check(solver, literals, goal: list, timeout_ms: int | None = None, lookup: bool = True):
+    """``solver.check(*goal)`` (the solver holds ``literals``), through the
+    query cache when it is on (``lookup=False``: the caller looked already).
+    Returns (z3 result, model or None)."""
+    cache = QUERIES
+    key = None
+    if cache is not None:
+        key = cache.key(literals, goal)
+        a = cache.get(key) if lookup else None
+        if a is not None:
+            return a
+    if timeout_ms is not None:
+        solver.set("timeout", timeout_ms)
+    try:
+        r = solver.check(*goal)
+        m = solver.model() if r == z3.sat else None
+    finally:
+        if timeout_ms is not None:
+            solver.set("timeout", 4294967295)
+    if cache is not None and r != z3.unknown:
+        cache.put(key, literals, goal, (r, m))
+    return r, m
+
+
 class Run:
     """The path oracle of one run (``ops.oracle``): replays a decision prefix,
     then takes the first feasible side of each new branch and queues the
@@ -234,21 +300,21 @@ class Run:
         ``quick_ms=0``: go to the fresh solver at once)."""
         goal = list(assumptions) + ([z3.Not(claim)] if claim is not None else [])
         r, m = z3.unknown, None
-        if quick_ms > 0:
-            s = self.solver
-            s.set("timeout", quick_ms)
-            try:
-                r = s.check(*goal)
-                m = s.model() if r == z3.sat else None
-            finally:
-                s.set("timeout", 4294967295)
+        key = QUERIES.key(self.literals, goal) if QUERIES is not None else None
+        cached = QUERIES.get(key) if key is not None else None
+        if cached is not None:
+            r, m = cached
+        elif quick_ms > 0:
+            r, m = _cached_check(self.solver, self.literals, goal, quick_ms, lookup=False)
         if r == z3.unknown and fallback:
             fresh = z3.SolverFor("QF_ABV")
             fresh.set("timeout", timeout_ms)
             fresh.add(*self.literals)
-            fresh.add(*goal)
+            fresh.add(*goal)  # asserted, not assumed: the first check preprocesses them too
             r = fresh.check()
             m = fresh.model() if r == z3.sat else None
+            if key is not None and r != z3.unknown:
+                QUERIES.put(key, self.literals, goal, (r, m))
         if claim is None:
             if r == z3.sat:
                 if not assumptions:
@@ -278,11 +344,11 @@ class Run:
             lit = c if d else z3.Not(c)
         else:
             first = True
-            d = s.check(c) != z3.unsat
+            d = _cached_check(s, self.literals, [c])[0] != z3.unsat
             if d:
-                if s.check(z3.Not(c)) != z3.unsat:
+                if _cached_check(s, self.literals, [z3.Not(c)])[0] != z3.unsat:
                     self.alternatives.append(n)
-            elif self.suspects and s.check() == z3.unsat:
+            elif self.suspects and _cached_check(s, self.literals, [])[0] == z3.unsat:
                 raise Infeasible(True, tuple(self.suspects))
             self.suspects = []
             lit = c if d else z3.Not(c)
@@ -327,7 +393,7 @@ def _run_once(fn, hyps, prefix, ops_factory, loops, observer=None, single=False,
             kind, end = e.kind, e.data
         r = z3.sat
         if run.suspects:  # assumptions since the last satisfiable check: still satisfiable?
-            r = s.check()
+            r = _cached_check(s, run.literals, [])[0]
             if r == z3.unsat:
                 raise Infeasible(True, tuple(run.suspects))
     except Infeasible as e:
