@@ -5,7 +5,8 @@
 - trace_calls_per_s: the same workload with full trace capture;
 - conform_calls_per_s: end to end: the model's prediction, the driver run (a
   new process, trace decoding included), the comparison and the monitors;
-- kernel_calls_per_s (with --kernel): through the in-kernel backend's interception.
+- kernel_calls_per_s (with --kernel): through the in-kernel backend's interception;
+- mutants_per_minute: a mutation campaign on a seeded sample of the seed's mutants.
 Each rate is the best of REPEATS, so that a busy moment does not decide it.
 """
 from __future__ import annotations
@@ -91,6 +92,27 @@ def measure_scale() -> dict:
     }
 
 
+MUTATION_SAMPLE = 60  # a seeded sample of the seed's mutants (the full campaign: `balloonspec mutate`)
+
+
+def measure_mutation(sample: int = MUTATION_SAMPLE, seed: int = 0) -> dict:
+    """A mutation campaign on a seeded sample of the seed's mutants, all cores: the rate
+    includes the campaign's fixed costs (the unmutated driver's baseline run, the harness
+    build), so it is a lower bound of the full campaign's rate."""
+    from balloonspec.conformance.commands import SHIPPED_VECTORS
+    from balloonspec.conformance.mutation.campaign import Campaign, select
+    from balloonspec.conformance.mutation.operators import generate
+
+    mutants = select(generate(SEED_DRIVER), sample, seed)
+    t0 = time.perf_counter()
+    report = Campaign(SEED_DRIVER, mutants, SHIPPED_VECTORS).run()
+    wall = time.perf_counter() - t0
+    if report["totals"]["survived"]:
+        raise RuntimeError(f"mutation sample: {report['totals']['survived']} mutants survive the shipped set")
+    return {"mutation_sample": len(mutants), "mutation_seconds": round(wall, 1),
+            "mutants_per_minute": round(len(mutants) / wall * 60, 1)}
+
+
 def measure(kernel: bool = False, scale: bool = False) -> dict:
     binary = build_driver(SEED_DRIVER)
     scenario = workload()
@@ -107,6 +129,7 @@ def measure(kernel: bool = False, scale: bool = False) -> dict:
         "trace_over_floor": round(trace / floor, 3),
         "conform_over_floor": round(conform / floor, 3),
     }
+    out.update(measure_mutation())
     if scale:
         out.update(measure_scale())
     if kernel:

@@ -18,8 +18,26 @@ from balloonspec.model import monitors
 from balloonspec.conformance.compare import first_divergence
 from balloonspec.conformance.vectors import Vector
 from balloonspec.driver.userspace import run_scenario
+from balloonspec.model.trace import Kind
 
 RUN_TIMEOUT_S = 60.0
+
+# Time limit of one run: a floor that covers process start and harness set-up
+# on a loaded machine, plus a generous margin on the predicted work. Measured
+# (`balloonspec bench`, conform_calls_per_s): about 2.5 us per event end to end
+# on the 2-core machine class; the margin is 10x that.
+FLOOR_S = 3.0
+PER_EVENT_S = 25e-6
+PER_CYCLE_S = 0.01
+
+
+def time_limit(events: int, cycles: int) -> float:
+    """Seconds a conforming build may take for a run of this predicted size."""
+    return round(FLOOR_S + PER_EVENT_S * events + PER_CYCLE_S * cycles, 2)
+
+
+def cycles_of(events: list[tuple]) -> int:
+    return sum(1 for e in events if e[0] == Kind.WORK_RUN)
 
 
 @dataclass

@@ -63,6 +63,12 @@ def _flags(debugfs: bool, sanitize: bool) -> tuple[list[str], list[str]]:
     return common, driver
 
 
+def driver_flags(debugfs: bool = True, sanitize: bool = False) -> list[str]:
+    """The compiler flags of the driver object (tests and reports show them)."""
+    common, driver = _flags(debugfs, sanitize)
+    return common + driver
+
+
 def _run(cmd: list[str], cwd: Path, source_path: Path) -> None:
     r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if r.returncode != 0:
