@@ -276,6 +276,12 @@ def confirm_compiled(mutant: Mutant, seed_text: str, scenario: Scenario, debugfs
 # -- the killers: scenarios of the shipped set that guard against mutant classes ----------------------
 
 
+CLASS_NAMES = {"aor": "arithmetic operator replacement", "ror": "relational operator replacement",
+               "lor": "logical operator replacement", "asr": "assignment operator replacement",
+               "crp": "constant replacement", "sdl": "statement deletion", "cnd": "condition negation or removal",
+               "swp": "swapped operands", "lst": "list operation replacement", "ret": "changed return value"}
+
+
 def vector_id(mutant_id: str) -> str:
     return "mutant-" + mutant_id.replace(":", "-")
 
@@ -290,8 +296,9 @@ def save_killer(find: Find, mutant: Mutant, path: Path = KILLERS) -> dict:
         "id": vector_id(mutant.id),
         "debugfs": find.debugfs,
         "reason": {"kind": "mutation", "goal": mutant.id,
-                   "text": f"guards against {mutant.operator} mutants: {mutant.describe()}; "
-                           f"a build with that change diverges: {find.confirmation or find.divergence}"},
+                   "text": f"guards against {CLASS_NAMES.get(mutant.klass, mutant.klass)} ({mutant.operator}) at "
+                           f"{mutant.function}, {mutant.describe()} (a build with that change diverges at "
+                           f"{find.confirmation or find.divergence})"},
         "scenario": find.scenario.with_(id=vector_id(mutant.id)).to_json(),
     }
     entries = [e for e in load_killers(path) if e["id"] != entry["id"]] + [entry]
