@@ -1035,6 +1035,15 @@ def load_dataflow_scenarios(path: Path = SCENARIOS) -> list[dict]:
     return json.loads(path.read_text()) if path.is_file() else []
 
 
+def save_dataflow_scenarios(entries: list[dict], path: Path = SCENARIOS) -> None:
+    """Add stored scenarios (by id: a new entry replaces an old one of the same id)."""
+    import json
+
+    ids = {e["id"] for e in entries}
+    merged = [e for e in load_dataflow_scenarios(path) if e["id"] not in ids] + list(entries)
+    path.write_text(json.dumps(sorted(merged, key=lambda e: e["id"]), indent=1) + "\n")
+
+
 @dataclass
 class Goals:
     """The data-flow goals of a driver source (both configurations) and its analysis."""
@@ -1313,3 +1322,14 @@ def vector_entries(found: dict[str, tuple]) -> list[dict]:
             "scenario": e["scenario"].with_(id=vid).to_json(),
         })
     return out
+
+
+def dataflow_coverage(driver: Path, vectors: list, jobs: int = 0) -> dict:
+    """``report`` for the conform report: an error (the interpreter cannot run the source)
+    is recorded, not raised."""
+    from balloonspec.csource.errors import CFrontError
+
+    try:
+        return report(driver, vectors, jobs)
+    except CFrontError as e:
+        return {"error": f"the data-flow goals need the interpreted C: {e}"}

@@ -47,7 +47,37 @@ def summary_lines(report: dict) -> list[str]:
     return lines
 
 
+def cmd_dataflow_search(args) -> int:
+    """Search scenarios for the data-flow goals the vectors miss; store them and write their vectors."""
+    from balloonspec import SEED_DRIVER
+    from balloonspec.conformance import dataflow as D
+    from balloonspec.conformance.commands import SHIPPED_VECTORS
+    from balloonspec.conformance.generate import stored_vectors
+    from balloonspec.conformance.vectors import load_dir, write
+
+    driver = Path(args.driver) if args.driver else SEED_DRIVER
+    vectors_dir = Path(args.vectors) if args.vectors else SHIPPED_VECTORS
+    vecs, _ = load_dir(vectors_dir)
+    missing = set(D.report(driver, vecs)["uncovered_pairs"])
+    print(f"data-flow goals not reached: {len(missing)}")
+    if not missing:
+        return EXIT_OK
+    found = D.search(driver, missing, examples=args.search_examples, seed=args.seed,
+                     on_find=lambda pid, sc: print(f"  found {pid}", file=sys.stderr, flush=True))
+    entries = D.vector_entries(found)
+    D.save_dataflow_scenarios(entries)
+    for v in stored_vectors(entries):
+        write(v, vectors_dir)
+    left = sorted(missing - set(found))
+    print(f"  vectors added: {len(entries)}, covering {len(found)} goals; still missing: {len(left)}")
+    for pid in left:
+        print(f"    {pid}")
+    return EXIT_OK if not left else EXIT_SURVIVORS
+
+
 def cmd_mutate(args) -> int:
+    if getattr(args, "dataflow_search", False):
+        return cmd_dataflow_search(args)
     from balloonspec import SEED_DRIVER
     from balloonspec.conformance.commands import SHIPPED_VECTORS
     from balloonspec.csource.errors import CFrontError
@@ -125,6 +155,8 @@ def add_arguments(p) -> None:
                    help="search a distinguishing scenario for each survivor and add it to the vectors")
     p.add_argument("--search-examples", type=int, default=600, metavar="N",
                    help="scenarios tried per survivor by --search")
+    p.add_argument("--dataflow-search", action="store_true",
+                   help="instead of a campaign: search scenarios for the data-flow goals the vectors miss")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
