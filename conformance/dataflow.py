@@ -1075,38 +1075,36 @@ def covered(g: Goals, scenario, debugfs: bool, only: set[str] | None = None, max
     return None if p.hung else rec.covered
 
 
-def _measure_chunk(driver: str, items: list[tuple[str, bool]]) -> list[str]:
+def _measure_chunk(driver: str, items: list[tuple[str, str, bool]]) -> dict[str, list[str]]:
+    import json
+
     from balloonspec.model.scenario import Scenario
 
     g = goals(Path(driver))
-    out: set[Pair] = set()
-    for sc_json, debugfs in items:
-        out |= covered(g, Scenario.from_json(json_loads(sc_json)), debugfs) or set()
-    return sorted(p.id for p in out)
+    return {vid: sorted(p.id for p in covered(g, Scenario.from_json(json.loads(sc)), debugfs) or ())
+            for vid, sc, debugfs in items}
 
 
-def json_loads(s: str):
+def coverage_by_vector(driver: Path, vectors: list, jobs: int = 0) -> dict[str, set[str]]:
+    """Vector id -> ids of the pairs it covers on the interpreted driver (in a process pool)."""
     import json
+    from concurrent.futures import ProcessPoolExecutor
 
-    return json.loads(s)
+    items = sorted(((v.id, json.dumps(v.scenario.to_json()), v.debugfs) for v in vectors),
+                   key=lambda x: -len(x[1]))
+    n = max(1, min(jobs or os.cpu_count() or 1, len(items)))
+    if n == 1:
+        return {k: set(v) for k, v in _measure_chunk(str(driver), items).items()}
+    out: dict[str, set[str]] = {}
+    with ProcessPoolExecutor(max_workers=n) as pool:
+        for part in pool.map(_measure_chunk, [str(driver)] * n, [items[k::n] for k in range(n)]):
+            out.update({k: set(v) for k, v in part.items()})
+    return out
 
 
 def measure(driver: Path, vectors: list, jobs: int = 0) -> set[str]:
-    """Ids of the pairs the vectors cover on the interpreted driver (in a process pool)."""
-    import json
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    items = sorted(((json.dumps(v.scenario.to_json()), v.debugfs) for v in vectors), key=lambda x: -len(x[0]))
-    n = max(1, min(jobs or os.cpu_count() or 1, len(items)))
-    chunks = [items[k::n] for k in range(n)]
-    out: set[str] = set()
-    if n == 1:
-        return set(_measure_chunk(str(driver), items))
-    with ProcessPoolExecutor(max_workers=n) as pool:
-        for ids in pool.map(_measure_chunk, [str(driver)] * n, chunks):
-            out |= set(ids)
-    return out
+    """Ids of the pairs the vectors cover on the interpreted driver."""
+    return set().union(*coverage_by_vector(driver, vectors, jobs).values()) if vectors else set()
 
 
 # Pairs no run can take, by pair id, with the reason (the analysis does not know

@@ -82,3 +82,14 @@ def test_shipped_set_reaches_every_goal_or_it_is_justified():
     assert r["covered_unreachable"] == [], "a goal listed as unreachable was reached: its reason is wrong"
     assert r["uncovered_pairs"] == []
     assert r["covered"] + r["unreachable"] == r["goals"]
+
+
+def test_search_reaches_a_missing_pair_with_a_shrunk_scenario():
+    pair = "cycle stats.timer: <static>:218 -> vmballoon_debug_show:709"  # a debugfs read before any cycle
+    found = D.search(SEED_DRIVER, {pair}, examples=60, seed=0)
+    assert pair in found
+    scenario, debugfs = found[pair]
+    assert debugfs and [s.kind for s in scenario.steps] == ["init", "debugfs"]
+    (entry,) = D.vector_entries(found)
+    assert entry["reason"] == {"kind": "dataflow", "goal": pair, "text": entry["reason"]["text"]} and pair in \
+        entry["reason"]["text"]

@@ -257,6 +257,7 @@ class Campaign:
             "vectors_dir": str(self.vectors_dir),
             **self.meta,
             "seconds": round(time.perf_counter() - self.t0, 1),
+            "mutants_per_minute": round(len(self.results) / max(time.perf_counter() - self.t0, 1e-9) * 60, 1),
             "phase_seconds": {k: round(v, 1) for k, v in self.phase_seconds.items()},
             "totals": t,
             "duplicates": sum(1 for r in self.results.values() if r.duplicate_of),

@@ -29,7 +29,8 @@ def summary_lines(report: dict) -> list[str]:
     lines = [f"mutate {report['driver']}: {t['mutants']} mutants, {t['compile_errors']} compile errors, "
              f"{t['equivalent_tce']} equivalent (TCE), {t['equivalent_proved']} equivalent (proved), "
              f"{t['killed']} killed, {t['survived']} survived; "
-             f"score {'n/a' if score is None else f'{100 * score:.2f}%'} ({report['seconds']:.0f}s)"]
+             f"score {'n/a' if score is None else f'{100 * score:.2f}%'} ({report['seconds']:.0f}s, "
+             f"{report['mutants_per_minute']:.0f} mutants/min)"]
     lines.append("  by class: " + ", ".join(
         f"{k} {v.get('killed', 0)}/{sum(n for s, n in v.items() if s not in ('compile_error', 'equivalent_tce', 'equivalent_proved'))}"
         for k, v in report["by_class"].items()))
@@ -75,9 +76,35 @@ def cmd_dataflow_search(args) -> int:
     return EXIT_OK if not left else EXIT_SURVIVORS
 
 
+def cmd_minimise(args) -> int:
+    """Drop the added vectors (mutation, dataflow) the rest of the set makes unnecessary."""
+    from balloonspec import SEED_DRIVER
+    from balloonspec.conformance import dataflow as D
+    from balloonspec.conformance.commands import SHIPPED_VECTORS
+    from balloonspec.conformance.vectors import load_dir
+
+    from .minimise import redundant
+    from .search import KILLERS, load_killers
+
+    driver = Path(args.driver) if args.driver else SEED_DRIVER
+    vectors_dir = Path(args.vectors) if args.vectors else SHIPPED_VECTORS
+    vecs, _ = load_dir(vectors_dir)
+    drop = set(redundant(driver, vecs, jobs=args.jobs, log=lambda m: print(f"  {m}", file=sys.stderr)))
+    for store, load in ((KILLERS, load_killers), (D.SCENARIOS, D.load_dataflow_scenarios)):
+        entries = load()
+        if any(e["id"] in drop for e in entries):
+            store.write_text(json.dumps([e for e in entries if e["id"] not in drop], indent=1) + "\n")
+    for vid in sorted(drop):
+        (vectors_dir / f"{vid}.json").unlink(missing_ok=True)
+    print(f"minimise: {len(drop)} of {len(vecs)} vectors dropped, {len(vecs) - len(drop)} kept")
+    return EXIT_OK
+
+
 def cmd_mutate(args) -> int:
     if getattr(args, "dataflow_search", False):
         return cmd_dataflow_search(args)
+    if getattr(args, "minimise", False):
+        return cmd_minimise(args)
     from balloonspec import SEED_DRIVER
     from balloonspec.conformance.commands import SHIPPED_VECTORS
     from balloonspec.csource.errors import CFrontError
@@ -131,7 +158,8 @@ def search_survivors(camp, driver: Path, vectors_dir: Path, *, examples: int, se
         if r.status != "survived" or r.duplicate_of:
             continue
         print(f"  searching {r.id} ...", file=sys.stderr, flush=True)
-        find = distinguish(by_id[r.id], text, examples=examples, seed=seed)
+        find = _decided_differs(by_id[r.id], text, driver) or distinguish(by_id[r.id], text, examples=examples,
+                                                                           seed=seed)
         if find is None or not find.confirmed:
             why = "none found" if find is None else f"not confirmed on the compiled mutant: {find.confirmation}"
             print(f"    {why}", file=sys.stderr, flush=True)
@@ -142,6 +170,26 @@ def search_survivors(camp, driver: Path, vectors_dir: Path, *, examples: int, se
         print(f"    {entry['id']}: {find.confirmation}", file=sys.stderr, flush=True)
         added += 1
     return added
+
+
+def _decided_differs(mutant, text: str, driver: Path):
+    """A distinguishing scenario from a decider that found one (the refinement checker's
+    witness), confirmed on the compiled mutant; None if no decider has one."""
+    import tempfile
+
+    from .search import Find, confirm_compiled
+    from .survivors import DECIDERS
+
+    with tempfile.TemporaryDirectory(prefix="balloonspec-decide-") as tmp:
+        path = Path(tmp) / "vmw_balloon.c"
+        path.write_text(mutant.apply(text))
+        for decide in DECIDERS:
+            d = decide(mutant, path, driver)
+            if d is not None and d.status == "differs" and d.scenario is not None:
+                debugfs = d.details.get("debugfs", True)
+                ok, how = confirm_compiled(mutant, text, d.scenario, debugfs)
+                return Find(mutant.id, d.scenario, debugfs, d.text, 0, ok, how)
+    return None
 
 
 def add_arguments(p) -> None:
@@ -157,6 +205,8 @@ def add_arguments(p) -> None:
                    help="scenarios tried per survivor by --search")
     p.add_argument("--dataflow-search", action="store_true",
                    help="instead of a campaign: search scenarios for the data-flow goals the vectors miss")
+    p.add_argument("--minimise", action="store_true",
+                   help="instead of a campaign: drop the added vectors (mutation, dataflow) the rest makes unnecessary")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 

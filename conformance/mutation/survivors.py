@@ -11,10 +11,15 @@ a decider returns a ``Decision``:
 * or None when it cannot tell (the next decider is asked).
 
 A mutant no decider decides stays ``survived`` (undecided: never presumed
-equivalent). The deciders today are the Z3 arguments of equivalence.py; the
-refinement checker (`balloonspec refine`) plugs in as one more decider: a
-callable ``(mutant, mutant_source_path, seed_path) -> Decision | None``
-appended to ``DECIDERS``.
+equivalent). The deciders today are the Z3 arguments of equivalence.py
+(``argument_deciders``: cheap, asked before a mutant runs). The refinement
+checker (`balloonspec refine`) plugs in as one more decider: a callable
+``(mutant, mutant_source_path, seed_path) -> Decision | None`` appended to
+``DECIDERS``, asked for the mutants the vectors leave alive. Its
+``equivalent`` verdict makes them ``equivalent_proved`` (its ``text`` is the
+proof shown in the kill matrix); a ``differs`` verdict with a ``scenario``
+(and ``details["debugfs"]``) is what ``balloonspec mutate --search`` confirms
+on the compiled mutant and adds to the vectors, before any search of its own.
 """
 from __future__ import annotations
 
