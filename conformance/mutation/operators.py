@@ -48,7 +48,7 @@ from pycparser import c_ast
 
 from balloonspec.csource.parse import TranslationUnit, parse
 
-from .source import ASSIGN_PREC, COND_PREC, PREC, UNARY_PREC, SourceText
+from .source import COND_PREC, PREC, UNARY_PREC, SourceText
 
 CLASSES = ("aor", "ror", "lor", "asr", "crp", "sdl", "cnd", "swp", "lst", "ret")
 OP_NAMES = {"+": "plus", "-": "minus", "*": "mul", "/": "div", "%": "mod", "&": "band", "|": "bor",
