@@ -270,10 +270,17 @@ ARGUMENTS: list[Argument] = [
              facts=(Fact("b->n_refused_pages <= 15", "n_refused_pages <= 15 at every attempt boundary",
                          cites="INFLATE-LOOP-INV"),)),
     Argument("inflate-rate-break", "vmballoon_inflate", "i >= rate", ("i == rate",),
-             "unsigned int i; unsigned int rate; unsigned int b->rate_alloc; unsigned int goal", "truth",
-             "i <= rate at the test: i grows by one per iteration and rate only drops to rate_alloc when "
-             "i < rate_alloc (else the loop breaks first)",
-             facts=(Fact("i <= rate", "the inflate loop invariant i <= rate", cites="INFLATE-LOOP-INV"),)),
+             "unsigned int i; unsigned int rate; unsigned int rate0; unsigned int b->rate_alloc", "truth",
+             "i <= rate at the test: i <= rate at the start of the iteration (the loop invariant), and within "
+             "it rate only drops to rate_alloc after the test i >= rate_alloc failed",
+             facts=(Fact("i <= rate0", "the inflate loop invariant i <= rate (rate0: rate when the iteration starts)",
+                         cites="INFLATE-LOOP-INV"),
+                    Fact("rate == rate0 || (rate == b->rate_alloc && !(i >= b->rate_alloc))",
+                         "the only assignment in the loop body follows the failed test",
+                         source="if (i >= b->rate_alloc) break; alloc_can_sleep = true; "
+                                "/* Lower rate for sleeping allocations. */ rate = b->rate_alloc;")),
+             lemmas=(Lemma("i <= rate", ("i <= rate0", "rate == rate0 || (rate == b->rate_alloc && "
+                                                       "!(i >= b->rate_alloc))"), "both cases"),)),
     Argument("deflate-goal-break", "vmballoon_deflate", "++i >= goal", ("++i == goal",),
              "unsigned int i; unsigned int goal", "truth",
              "i < goal before each test: the walk stops the first time i + 1 reaches goal",
