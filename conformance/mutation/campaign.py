@@ -8,16 +8,21 @@ Triage, in this order, each step in a process pool over all cores:
 2. **Trivial Compiler Equivalence**: object code identical to the seed's is
    ``equivalent_tce``; identical to an earlier mutant's, a duplicate of it
    (``duplicate_of``: it shares that mutant's verdict, and runs no vector);
-3. **run** each remaining mutant against the vectors, built as the userspace
+   meanwhile the unmutated driver runs every vector: one it fails cannot judge
+   its mutants and is set aside (``baseline_failures``);
+3. **proofs**: the cheap deciders (survivors.py ``argument_deciders``: the Z3
+   arguments) mark the mutants they prove ``equivalent_proved``; those run
+   nothing;
+4. **run** each remaining mutant against the vectors, built as the userspace
    backend builds it (driver/build.py, in a cache private to the campaign),
    one vector after the other in a fixed order (cheap vectors first) until
    the first one that fails: ``killed``, with that vector's id and how it
    failed (``divergence``, ``monitor``, or the run's own verdict: ``crash``,
    ``hang``, ``sanitizer``...). Each run's time limit comes from the
    vector's predicted work (conformance/runner.py ``time_limit``);
-4. **survivors** are offered to the equivalence deciders (survivors.py:
-   Z3 arguments now, the refinement checker where it exists):
-   ``equivalent_proved`` with the proof, else ``survived``.
+5. **survivors** are offered to the other deciders (survivors.py
+   ``DECIDERS``: the refinement checker, where it exists):
+   ``equivalent_proved`` with the proof, else ``survived`` (undecided).
 
 Results go to ``on_result`` as they arrive and, with a JSON path, to the
 report file (rewritten at most every ``WRITE_EVERY_S`` and at the end), so
@@ -31,7 +36,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -39,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .operators import Mutant, generate
+from .operators import Mutant
 from .tce import CompileError, signature
 
 STATUSES = ("compile_error", "equivalent_tce", "equivalent_proved", "killed", "survived")
@@ -108,6 +112,7 @@ def _failure_kind(res) -> str:
 
 
 RUNAWAY_MARGIN = 1000  # events beyond the expectation before a run is stopped as a runaway
+RECORD_BYTES = 7 * 8  # one trace record: seven 64-bit fields (driver/userspace.py read_records)
 POLL_S = 0.05
 
 
@@ -120,7 +125,7 @@ def run_guarded(binary: Path, vector) -> tuple[str, object]:
 
     limit = time_limit(len(vector.expected), cycles_of(vector.expected))
     launch = Launch(binary, vector.scenario.to_script(), timeout_s=limit, scenario_id=vector.id)
-    cap = 56 * (len(vector.expected) + RUNAWAY_MARGIN)
+    cap = RECORD_BYTES * (len(vector.expected) + RUNAWAY_MARGIN)
     trace = launch.dir / "trace"
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -135,56 +140,65 @@ def run_guarded(binary: Path, vector) -> tuple[str, object]:
     return "", launch.collect()
 
 
+def verdict_of(binary: Path, vector) -> str | None:
+    """How ``vector`` fails on a build (``runaway``, ``divergence``, ``monitor``, ``crash``...), None if it passes."""
+    from balloonspec.conformance.runner import judge
+
+    runaway, run = run_guarded(binary, vector)
+    if runaway:
+        return "runaway"
+    res = judge(vector, run, "full")
+    return None if res.status == "pass" else _failure_kind(res)
+
+
+class Builds:
+    """A driver text's builds, one per configuration as the vectors need them, removed afterwards."""
+
+    def __init__(self, text: str) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="balloonspec-mutant-")
+        self.src = Path(self._tmp.name) / "vmw_balloon.c"
+        self.src.write_text(text)
+        self.binaries: dict[bool, Path] = {}
+
+    def __call__(self, debugfs: bool) -> Path:
+        from balloonspec.driver.build import build_driver
+
+        if debugfs not in self.binaries:
+            self.binaries[debugfs] = build_driver(self.src, debugfs=debugfs)
+        return self.binaries[debugfs]
+
+    def __enter__(self) -> "Builds":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for binary in self.binaries.values():
+            shutil.rmtree(binary.parent, ignore_errors=True)
+        self._tmp.cleanup()
+
+
 def _failing_vectors(text: str, order: list[str]) -> list[str]:
     """The vectors of ``order`` the driver ``text`` fails (all of them are run)."""
-    from balloonspec.conformance.runner import judge
-    from balloonspec.driver.build import build_driver
-
-    failing = []
-    with tempfile.TemporaryDirectory(prefix="balloonspec-baseline-") as tmp:
-        src = Path(tmp) / "vmw_balloon.c"
-        src.write_text(text)
-        builds: dict[bool, Path] = {}
-        for vid in order:
-            v = _VECTORS[vid]
-            if v.debugfs not in builds:
-                builds[v.debugfs] = build_driver(src, debugfs=v.debugfs)
-            runaway, run = run_guarded(builds[v.debugfs], v)
-            if runaway or judge(v, run, "full").status != "pass":
-                failing.append(vid)
-    return failing
+    with Builds(text) as build:
+        return [vid for vid in order if verdict_of(build(_VECTORS[vid].debugfs), _VECTORS[vid]) is not None]
 
 
 def _kill(mid: str, text: str, order: list[str]) -> dict:
     """Run the vectors in ``order`` against the mutant until one fails."""
-    from balloonspec.conformance.runner import judge
-    from balloonspec.driver.build import BuildError, build_driver
+    from balloonspec.driver.build import BuildError
 
     t0 = time.perf_counter()
     out = {"id": mid, "status": "survived", "killed_by": None, "verdict": "", "vectors_run": 0, "message": ""}
-    with tempfile.TemporaryDirectory(prefix="balloonspec-mutant-") as tmp:
-        src = Path(tmp) / "vmw_balloon.c"
-        src.write_text(text)
-        builds: dict[bool, Path] = {}
+    with Builds(text) as build:
         try:
             for vid in order:
                 v = _VECTORS[vid]
-                if v.debugfs not in builds:
-                    builds[v.debugfs] = build_driver(src, debugfs=v.debugfs)
-                runaway, run = run_guarded(builds[v.debugfs], v)
+                verdict = verdict_of(build(v.debugfs), v)
                 out["vectors_run"] += 1
-                if runaway:
-                    out.update(status="killed", killed_by=[vid], verdict="runaway")
-                    break
-                res = judge(v, run, "full")
-                if res.status != "pass":
-                    out.update(status="killed", killed_by=[vid], verdict=_failure_kind(res))
+                if verdict is not None:
+                    out.update(status="killed", killed_by=[vid], verdict=verdict)
                     break
         except BuildError as e:
             out.update(status="compile_error", message=str(e)[-2000:])
-        finally:
-            for binary in builds.values():
-                shutil.rmtree(binary.parent, ignore_errors=True)
     out["seconds"] = time.perf_counter() - t0
     return out
 
@@ -431,13 +445,3 @@ def progress_line(r: MutantResult, k: int, n: int) -> str:
     dup = f" [duplicate of {r.duplicate_of}]" if r.duplicate_of else ""
     return f"[{k}/{n}] {r.status:17} {r.id}{how}{dup} ({r.seconds:.2f}s)"
 
-
-def run_campaign(driver: Path, vectors_dir: Path, *, jobs: int = 0, sample: int | None = None, seed: int = 0,
-                 json_path: Path | None = None, quiet: bool = False) -> Campaign:
-    mutants = select(generate(driver), sample, seed)
-    camp = Campaign(driver, mutants, vectors_dir, jobs=jobs, json_path=json_path,
-                    meta={"sample": sample, "seed": seed} if sample else {},
-                    on_result=(lambda r, k, n: None) if quiet else
-                    (lambda r, k, n: print(progress_line(r, k, n), file=sys.stderr, flush=True)))
-    camp.run()
-    return camp

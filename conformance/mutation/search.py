@@ -3,9 +3,10 @@
 A mutant the vectors do not kill may still differ from the spec on some
 scenario, typically one that spans several work cycles (a counter that is
 not reset, a rate raised from a stale value). ``distinguish`` searches for
-such a scenario with Hypothesis, seeded, over exploration's scenario
-strategy (conformance/explore.py) widened with module reloads and always
-ending in a debugfs read (which shows most of the driver's state):
+such a scenario with Hypothesis, seeded, over ``search_scenarios``: runs of
+work cycles built from exploration's targets, statuses and commands
+(conformance/explore.py), with module reloads, faults scoped to a cycle, and
+a debugfs read at the end (which shows most of the driver's state):
 
 * each scenario is predicted by the spec (model/predict.py) and run on the
   mutant's *interpreted* C (csource: no compile per scenario);
@@ -17,8 +18,9 @@ ending in a debugfs read (which shows most of the driver's state):
   from an observable one);
 
 and the find is confirmed on the *compiled* mutant (the userspace backend)
-before it becomes a vector of the shipped set (``killer_vector``), with a
-reason naming the mutant it guards against.
+before it becomes a vector of the shipped set (``save_killer`` stores it in
+``killers.json``, from which conformance/generate.py makes the vector), with a
+reason naming the mutant class it guards against.
 """
 from __future__ import annotations
 
@@ -247,24 +249,15 @@ def confirm_compiled(mutant: Mutant, seed_text: str, scenario: Scenario, debugfs
     """Does the compiled mutant fail the vector the scenario makes? (the verdict's text)"""
     from balloonspec.conformance.generate import vector_for
     from balloonspec.conformance.runner import judge
-    from balloonspec.driver.build import build_driver
 
-    from .campaign import run_guarded
+    from .campaign import Builds, run_guarded
 
     vec = vector_for("confirm", scenario.with_(id="confirm"), {"kind": "mutation"}, debugfs)
-    with tempfile.TemporaryDirectory(prefix="balloonspec-confirm-") as tmp:
-        path = Path(tmp) / "vmw_balloon.c"
-        path.write_text(mutant.apply(seed_text))
-        binary = build_driver(path, debugfs=debugfs)
-        try:
-            runaway, run = run_guarded(binary, vec)
-            if runaway:
-                return True, "runaway trace"
-            res = judge(vec, run, "full")
-        finally:
-            import shutil
-
-            shutil.rmtree(binary.parent, ignore_errors=True)
+    with Builds(mutant.apply(seed_text)) as build:
+        runaway, run = run_guarded(build(debugfs), vec)
+        if runaway:
+            return True, "runaway trace"
+        res = judge(vec, run, "full")
     if res.status == "pass":
         return False, "the compiled mutant passes this scenario"
     if res.divergence:
