@@ -96,9 +96,10 @@ _POP_EMPTIES = ("vmballoon_pop takes every page off b->pages; a later list_del o
                 "the list, which only list_add in vmballoon_reserve_page (line 456) puts there, redefining the list")
 _NO_PAGE_YET = ("INIT_LIST_HEAD leaves b->pages empty; removing a page needs one added first by list_add in "
                 "vmballoon_reserve_page (line 456), which redefines the list")
-_SIZE_IS_LENGTH = ("size equals the number of pages on b->pages (MEM-CONSERVATION): with size 0 here, deflate "
-                   "(size > target) and the per-page size-- of pop and release_page need a page added first, and "
-                   "adding one runs b->size++ (line 459), which redefines size")
+_SIZE_IS_LENGTH = ("size counts the pages on b->pages (each list_add onto it, line 456, comes with b->size++, "
+                   "line 459; each list_del from it, lines 375 and 474, with b->size--, lines 378 and 481; nothing "
+                   "else changes either): with size 0 here, deflate (size > target) and the per-page size-- of pop "
+                   "and release_page need a page added first, and adding one redefines size")
 _REFUSED_PER_CYCLE = ("every vmballoon_inflate ends with vmballoon_release_refused_pages, which takes each refused page "
                       "off the list (line 495) and zeroes the count: what line 449 adds never outlives its cycle "
                       "(REFUSED-EMPTY-AT-END)")
