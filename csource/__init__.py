@@ -4,7 +4,7 @@
 * ``parse``: the pycparser AST with coordinates in the driver source, the
   function, struct and global tables (the layer the mutant generator and
   the traceability docs reuse);
-* ``compile``/``lower``: the AST compiled once into Python blocks over
+* ``compile``/``lower``/``expr``: the AST compiled once into Python blocks over
   model/ops.py (concrete ints or Z3 bit-vectors);
 * ``runtime``, ``kernel``, ``lists``, ``printf``: the interpreter's state,
   the kernel API it implements over the scenario environment, the list model

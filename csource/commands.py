@@ -74,7 +74,9 @@ def cmd_crosscheck(args) -> int:
 
     def show(c) -> None:
         line = f"{c.status:8} {c.id:42} interpreted {c.interpret_s:7.3f}s  both {c.wall_s:6.3f}s"
-        print(line + (f"  {c.backdoor_calls} calls" if c.backdoor_calls else ""), flush=True)
+        if c.backdoor_calls:
+            line += f"  {c.backdoor_calls} backdoor calls ({c.backdoor_calls / max(c.interpret_s, 1e-9):.0f}/s interpreted)"
+        print(line, flush=True)
         if c.status != "same":
             print("  " + (c.divergence or c.message).replace("\n", "\n  "), flush=True)
 

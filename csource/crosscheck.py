@@ -35,6 +35,7 @@ class Check:
     wall_s: float = 0.0  # both sides, run in parallel
     backdoor_calls: int = 0
     events: int = 0
+    matches_vector: bool = True  # the traces equal the vector's expectation (the spec's, for the seed)
     divergence: str = ""
     message: str = ""
 
@@ -72,14 +73,17 @@ class Summary:
         }
 
 
-def check_one(source: Path, vector: Vector, binary: Path) -> Check:
-    res = Check(vector.id, vector.debugfs, "same")
+def check_one(source: Path, vector: Vector, binary: Path, debugfs: bool | None = None) -> Check:
+    """One vector's scenario, interpreted and run on ``binary`` (built with
+    ``debugfs``: the vector's configuration unless given)."""
+    debugfs = vector.debugfs if debugfs is None else debugfs
+    res = Check(vector.id, debugfs, "same")
     t0 = time.perf_counter()
     launch = Launch(binary, vector.scenario.to_script(), scenario_id=vector.id)
     try:
         t1 = time.perf_counter()
         try:
-            pred = predict_c(source, vector.scenario, debugfs=vector.debugfs)
+            pred = predict_c(source, vector.scenario, debugfs=debugfs)
             res.interpret_s = time.perf_counter() - t1
         except CFrontError as e:
             res.interpret_s = time.perf_counter() - t1
@@ -93,6 +97,7 @@ def check_one(source: Path, vector: Vector, binary: Path) -> Check:
         return res
     res.events = len(pred.events)
     res.backdoor_calls = sum(1 for e in pred.events if e[0] == Kind.BACKDOOR)
+    res.matches_vector = pred.events == vector.expected
     div = first_divergence(run.events, pred.events)
     if div is not None:
         res.status = "differs"

@@ -81,7 +81,7 @@ class KernelObject:
 
 VMWARE = KernelObject("x86_hyper_vmware")
 # QUEUE_WORK's workqueue numbers (specs/trace.md)
-WQ_OTHER, WQ_FREEZABLE, WQ_SYSTEM = 0, C.WQ_SYSTEM_FREEZABLE, 2
+WQ_OTHER, WQ_FREEZABLE, WQ_SYSTEM, WQ_PRIVATE_FREEZABLE, WQ_PRIVATE = 0, C.WQ_SYSTEM_FREEZABLE, 2, 3, 4
 SYSTEM_FREEZABLE_WQ = KernelObject("system_freezable_wq", WQ_FREEZABLE)
 SYSTEM_WQ = KernelObject("system_wq", WQ_SYSTEM)
 
@@ -109,13 +109,39 @@ class KernelState:
 
 
 def concrete(ops, v, what: str) -> int:
-    """A value the kernel needs as a number (a flag word, a delay)."""
+    """A value the kernel needs as a number (a flag word, a delay). A
+    symbolic value that can only be one of a few constants (``c ? A : B``)
+    is split into cases through ``ops.cond``, so the path oracle explores each."""
     if isinstance(v, int):
         return v
     try:
         return ops.as_int(v)
     except ValueError:
-        raise Unsupported(f"{what} that is not a constant: {v}") from None
+        pass
+    leaves = _ite_leaves(v)
+    if leaves is None:
+        raise Unsupported(f"{what} that is not a constant: {v}")
+    for k in leaves[:-1]:
+        if ops.cond(ops.eq(v, ops.u64(k) if v.size() == 64 else ops.u32(k))):
+            return k
+    return leaves[-1]
+
+
+def _ite_leaves(term) -> list[int] | None:
+    """The constants a nest of Z3 ``If`` terms can take, or None."""
+    import z3
+
+    out, stack = [], [z3.simplify(term)]
+    while stack:
+        t = stack.pop()
+        if z3.is_bv_value(t):
+            if t.as_long() not in out:
+                out.append(t.as_long())
+        elif z3.is_app_of(t, z3.Z3_OP_ITE):
+            stack += [t.arg(2), t.arg(1)]
+        else:
+            return None
+    return out
 
 
 def nonnull(ops, p):
@@ -243,8 +269,8 @@ def round_jiffies_relative(M, j):
     return j
 
 
-def create_workqueue(M, name):
-    return KernelObject(f"workqueue {name}", WQ_OTHER)
+def create_freezable_workqueue(M, name):
+    return KernelObject(f"workqueue {name}", WQ_PRIVATE_FREEZABLE)
 
 
 def destroy_workqueue(M, wq):
@@ -375,8 +401,8 @@ FUNCTIONS = {
     "queue_delayed_work": queue_delayed_work,
     "cancel_delayed_work_sync": cancel_delayed_work_sync,
     "round_jiffies_relative": round_jiffies_relative,
-    "create_freezeable_workqueue": create_workqueue,
-    "create_freezable_workqueue": create_workqueue,
+    "create_freezeable_workqueue": create_freezable_workqueue,
+    "create_freezable_workqueue": create_freezable_workqueue,
     "destroy_workqueue": destroy_workqueue,
     "debugfs_create_file": debugfs_create_file,
     "debugfs_remove": debugfs_remove,

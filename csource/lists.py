@@ -27,10 +27,15 @@ class Poison:
         self.name = name
 
     def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
         raise DriverFault(f"use of a deleted list entry ({self.name})")
 
     def __repr__(self) -> str:
         return self.name
+
+    def __reduce__(self):  # copies and pickles are the module's two poisons
+        return "POISON1" if self.name == "LIST_POISON1" else "POISON2"
 
 
 POISON1, POISON2 = Poison("LIST_POISON1"), Poison("LIST_POISON2")

@@ -9,7 +9,8 @@ driver's own C. ``predict_c(path, scenario)`` is ``predict`` with it.
 what only a C driver can ask and the spec never does, recorded as the
 userspace harness records it: the other fields of ``struct sysinfo``, a
 backdoor call with a wrong magic or port (answered ``0xffffffff`` with ebx
-unchanged), work queued on a private workqueue (``wq`` 0 in QUEUE_WORK).
+unchanged), work queued on a workqueue the driver created (QUEUE_WORK's ``wq`` as
+specs/trace.md numbers them: 3 for a freezable one).
 """
 from __future__ import annotations
 

@@ -45,6 +45,8 @@ class Uninit:
         raise DriverFault("use of an uninitialised variable")
 
     def __getattr__(self, name):
+        if name.startswith("__"):  # Python's protocols (copy, pickle) ask for these
+            raise AttributeError(name)
         self._fail()
 
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __and__ = __rand__ = _fail
@@ -54,6 +56,9 @@ class Uninit:
 
     def __repr__(self) -> str:
         return "<uninitialised>"
+
+    def __reduce__(self):  # copies and pickles are the one UNINIT
+        return "UNINIT"
 
 
 UNINIT = Uninit()
@@ -235,20 +240,33 @@ class Machine:
             self.stack[-1].locals[F.ret_slot] = value
         return None
 
-    def invoke(self, fn, args=()):
-        """Run ``fn(*args)`` (a C function, kernel function or function
-        name) to completion and return its value."""
+    def push_call(self, fn, args=()) -> int:
+        """Start ``fn(*args)`` (a C function, kernel function or function
+        name) without running it; returns the depth to pass to ``run``, after
+        which ``returned(depth)`` is its value."""
         if isinstance(fn, str):
             fn = self.program.function(fn)
         host = Frame(None, None, None, [None], None)
         self.stack.append(host)
         depth = len(self.stack)
-        try:
-            self.call(host, fn, list(args), 0, None)
-            self.run(depth)
-        finally:
-            del self.stack[depth - 1:]
+        self.call(host, fn, list(args), 0, None)
+        return depth
+
+    def returned(self, depth: int):
+        """The value of the call ``push_call`` started, once ``run(depth)`` is done."""
+        host = self.stack.pop()
+        assert len(self.stack) == depth - 1 and host.func is None, "the call has not returned"
         return host.locals[0]
+
+    def invoke(self, fn, args=()):
+        """Run ``fn(*args)`` to completion and return its value."""
+        depth = self.push_call(fn, args)
+        try:
+            self.run(depth)
+        except BaseException:
+            del self.stack[depth - 1:]
+            raise
+        return self.returned(depth)
 
     # -- the run loop ------------------------------------------------------------------------
     def run(self, depth: int = 1, stop=None) -> bool:
