@@ -38,7 +38,9 @@ def test_argument_needs_its_facts(arg):
                                            ("inflate-rate-break", "i > rate"),
                                            ("trunc-limit", "limit < limit32"),
                                            ("reserve-eio", "return 0;"),
-                                           ("work-deflate-test", "b->size < target")])
+                                           ("work-deflate-test", "b->size < target"),
+                                           # status = -e differs where check_status reads RESET (a vector kills it)
+                                           ("zero-guest-id-status", "status -= VMWARE_BALLOON_CMD(GUEST_ID,")])
 def test_argument_rejects_a_killable_mutant(arg_id, wrong):
     arg = next(a for a in ARGUMENTS if a.id == arg_id)
     res = check(dataclasses.replace(arg, mutated=(wrong,)), SEED_DRIVER)
@@ -51,6 +53,35 @@ def test_a_fact_must_rest_on_the_seed():
     assert "not in" in check(dataclasses.replace(arg, facts=(f,)), SEED_DRIVER).failure
     f = dataclasses.replace(arg.facts[0], cites="NO-SUCH-INVARIANT")
     assert "not a proved invariant" in check(dataclasses.replace(arg, facts=(f,)), SEED_DRIVER).failure
+
+
+def _zero_fact_failure(arg_id: str, **fact) -> str:
+    arg = next(a for a in ARGUMENTS if a.id == arg_id)
+    f = dataclasses.replace(next(f for f in arg.facts if f.zero_init), **fact)
+    return check(dataclasses.replace(arg, facts=(f,)), SEED_DRIVER).failure
+
+
+def test_zero_initialisation_needs_the_build_flag(monkeypatch):
+    from balloonspec.driver import build
+
+    flags = build.driver_flags
+    monkeypatch.setattr(build, "driver_flags", lambda debugfs=True, sanitize=False:
+                        [f for f in flags(debugfs, sanitize) if not f.startswith("-ftrivial-auto-var-init")])
+    assert "does not zero-initialise" in check(next(a for a in ARGUMENTS if a.id == "zero-limit32"),
+                                               SEED_DRIVER).failure
+
+
+def test_zero_initialisation_only_before_any_other_store_and_outside_loops():
+    # goal is assigned (line 534) before the site of rate's first store (line 539)
+    assert "used or assigned before" in _zero_fact_failure("zero-inflate-rate", expr="goal == 0", zero_init="goal",
+                                                          source="unsigned int goal;")
+    # hv_status is written by vmballoon_send_lock_page inside reserve_page's do-while: not zero on a retry
+    assert "inside a loop" in _zero_fact_failure(
+        "zero-new-target", expr="work_target == 0", zero_init="hv_status", source="unsigned int hv_status;",
+        where="vmballoon_reserve_page", until="locked = vmballoon_send_lock_page(b, page_to_pfn(page), &hv_status);")
+    # a declaration with an initialiser is not the build's zero
+    assert "without initialiser" in _zero_fact_failure("zero-init-error", source="int error = 0;",
+                                                        where="vmballoon_inflate", until="for (i = 0;")
 
 
 def test_arguments_match_only_their_site(mutants):

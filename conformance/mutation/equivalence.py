@@ -18,7 +18,20 @@ the mutated place) and the mutant texts it covers. It states, in C:
   - ``dead``: the mutated statement is never reached (its guard is false),
   - ``uses``: the value a function returns differs, but every use its
     callers make of it (``uses``, over the value ``v``) gives the same
-    outcome for both.
+    outcome for both;
+  - ``assign``: ``x = e`` made ``x += e`` or ``x -= e``: the value stored
+    (``lhs``: the variable's name in ``decls``; ``rhs``: the right side, an
+    opaque ``e`` unless given) is the same, or, with ``uses``, every use of
+    the stored value ``v`` gives the same outcome.
+
+A fact with ``zero_init`` (the variable's name; ``source``: its declaration,
+without an initialiser) is the build's zero initialisation of automatic
+variables: it holds when the driver is compiled with
+``-ftrivial-auto-var-init=zero`` (Kbuild's flags, driver/build.py
+``driver_flags``, both configurations) and the function's text from the
+declaration up to the site (``until``, default the argument's ``original``,
+which must occur once) neither names the variable nor enters a loop (the
+site runs at most once per call, before anything else writes the variable).
 
 ``check(argument)`` runs the Z3 checks and returns the proof text (or the
 counterexample). ``z3_decider`` is the survivors' decider (survivors.py): it
@@ -50,6 +63,8 @@ class Fact:
     cites: str = ""  # a catalogue invariant id
     source: str = ""  # a statement of the seed that establishes it, in the argument's function
     where: str = ""  # ... or in this function
+    zero_init: str = ""  # the variable the build zero-initialises (source: its declaration)
+    until: str = ""  # zero_init: the text where the fact is used (default: the argument's original)
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,8 @@ class Argument:
     callers: tuple[str, ...] = ()  # uses: the caller statements, checked to be in the seed
     when: str = ""  # noop: the only case in which the two conditions differ
     anchor: str = ""  # text of the seed line just before the site, when the site's text is not unique
+    lhs: str = ""  # assign: the assigned variable as named in decls
+    rhs: str = "e"  # assign: the right side (an opaque value `e` declared in decls, unless given)
 
     def matches(self, m: Mutant, seed_lines: list[str] | None = None) -> bool:
         if m.function != self.function or self.original not in m.before:
@@ -132,6 +149,11 @@ def check(arg: Argument, seed_path: Path) -> Checked:
         if f.source and " ".join(f.source.split()) not in body:
             out.failure = f"fact {f.expr!r} rests on the statement {f.source!r}, not in {where}"
             return out
+        if f.zero_init:
+            why = _zero_init_failure(f, arg, _code_only(_function_text(seed_text, Path(seed_path), where) or ""))
+            if why:
+                out.failure = f"fact {f.expr!r}: {why}"
+                return out
         hyps.append(cx.truth(f.expr))
         out.steps.append(f"fact {f.expr} ({f.why}{'; ' + f.cites if f.cites else ''})")
     for c in arg.callers:
@@ -163,6 +185,8 @@ def check(arg: Argument, seed_path: Path) -> Checked:
                 u2 = cx.truth(re.sub(r"\bv\b", f"({_expr_of(mt)})", use))
                 parts.append(u1 == u2)
             claim = z3.And(*parts)
+        elif arg.claim == "assign":
+            claim = _assign_claim(cx, arg, mt)
         else:
             raise ValueError(f"argument {arg.id}: unknown claim {arg.claim}")
         ok, why = _valid(hyps, claim)
@@ -172,6 +196,55 @@ def check(arg: Argument, seed_path: Path) -> Checked:
         out.steps.append(f"{arg.claim}: {arg.original} ~ {mt}: Z3 valid under the facts")
     out.holds = True
     return out
+
+
+AUTO_VAR_INIT_ZERO = "-ftrivial-auto-var-init=zero"
+_LOOP = re.compile(r"\b(for|while|do)\b")
+_ASSIGN = re.compile(r"^(?:for\s*\()?\s*(?P<lhs>[^=]+?)\s*(?P<op>[+\-]?)=(?!=)")
+
+
+def _code_only(text: str) -> str:
+    """A function's text without comments and string literals, whitespace collapsed."""
+    from balloonspec.csource.parse import _blank_comments
+
+    return " ".join(re.sub(r'"(?:[^"\\\n]|\\.)*"', '""', _blank_comments(text)).split())
+
+
+def _zero_init_failure(f: Fact, arg: Argument, body: str) -> str:
+    """Why the build's zero initialisation does not give ``f`` at the site ('' if it does)."""
+    from balloonspec.driver.build import driver_flags
+
+    if not all(AUTO_VAR_INIT_ZERO in driver_flags(debugfs) for debugfs in (True, False)):
+        return f"the build does not zero-initialise automatic variables ({AUTO_VAR_INIT_ZERO} not in its flags)"
+    decl, until = " ".join(f.source.split()), " ".join((f.until or arg.original).split())
+    if body.count(until) != 1:
+        return f"{until!r} does not occur exactly once in {f.where or arg.function}"
+    start, end = body.find(decl), body.find(until)
+    if start < 0 or "=" in decl or start > end:
+        return f"no declaration {decl!r} without initialiser before {until!r}"
+    between = body[start + len(decl):end]
+    if re.search(rf"\b{re.escape(f.zero_init)}\b", between):
+        return f"{f.zero_init} is used or assigned before {until!r}"
+    if _LOOP.search(between):
+        return f"{until!r} is inside a loop: it may run again after the variable was written"
+    return ""
+
+
+def _assign_claim(cx: CExpr, arg: Argument, mutated: str):
+    """``lhs = rhs`` against ``lhs op= rhs``: the stored values (or their uses) agree."""
+    m0, m1 = _ASSIGN.match(arg.original), _ASSIGN.match(mutated)
+    if not (m0 and m1) or m0.group("op") or m1.group("op") not in ("+", "-") or m0.group("lhs") != m1.group("lhs"):
+        raise ValueError(f"argument {arg.id}: {arg.original!r} -> {mutated!r} is not an assignment made compound")
+    ty = cx.types[arg.lhs]
+    v0 = cx.as_int(cx.term(arg.rhs), ty)
+    v1 = cx.as_int(cx.term(f"{arg.lhs} {m1.group('op')} ({arg.rhs})"), ty)
+    if not arg.uses:
+        return v0 == v1
+    if cx.term(arg.rhs)[1] != ty:  # the uses read v as written: no conversion on the store
+        raise ValueError(f"argument {arg.id}: uses of an assignment that converts {arg.rhs!r}")
+    stored = (f"({arg.rhs})", f"({arg.lhs} {m1.group('op')} ({arg.rhs}))")
+    return z3.And(*[cx.truth(re.sub(r"\bv\b", stored[0], u)) == cx.truth(re.sub(r"\bv\b", stored[1], u))
+                    for u in arg.uses])
 
 
 def _expr_of(stmt: str) -> str:
@@ -221,6 +294,56 @@ _TRUNC = "the 32-bit copy is a truncation of the 64-bit value, so it is never la
 _PFN32 = Fact("pfn < 0x100000000UL", "only pages on b->pages are unlocked and a page enters that list only after "
               "a LOCK, which is sent only for a PFN below 2^32", cites="INFLATE-LOOP-INV")
 
+
+def _zero(var: str, decl: str, where: str = "", until: str = "", name: str = "") -> Fact:
+    """``var == 0`` (``name``: the argument's name for it, when the site calls it otherwise)."""
+    return Fact(f"{name or var} == 0", f"{where or 'the function'} declares {var} without initialiser and the build "
+                f"zero-initialises it ({AUTO_VAR_INIT_ZERO}); nothing writes it before", source=decl,
+                zero_init=var, where=where, until=until)
+
+
+_ZERO = ("the first store into an automatic variable the build zero-initialises (Kbuild's "
+         f"{AUTO_VAR_INIT_ZERO}): 0 + e is e")
+_ZERO_INIT_ARGUMENTS = [
+    Argument("zero-start-status", "vmballoon_send_start", "status = VMWARE_BALLOON_CMD(START,", ("status -= VMWARE_BALLOON_CMD(START,",),
+             "unsigned long status; unsigned long e", "assign",
+             f"{_ZERO.replace(': 0 + e is e', '')}: status is 0 - e, which is SUCCESS (0) exactly when e is; the "
+             "only other use is pr_debug, compiled out",
+             facts=(_zero("status", "unsigned long status, dummy;"),), lhs="status",
+             uses=("v == VMW_BALLOON_SUCCESS",)),
+    Argument("zero-guest-id-status", "vmballoon_send_guest_id", "status = VMWARE_BALLOON_CMD(GUEST_ID,",
+             ("status += VMWARE_BALLOON_CMD(GUEST_ID,",), "unsigned long status; unsigned long e", "assign", _ZERO,
+             facts=(_zero("status", "unsigned long status, dummy;"),), lhs="status"),
+    Argument("zero-limit32", "vmballoon_send_get_target", "limit32 = (u32)limit;", ("limit32 += (u32)limit;",),
+             "unsigned int limit32; unsigned long limit", "assign", _ZERO,
+             facts=(_zero("limit32", "u32 limit32;"),), lhs="limit32", rhs="(u32)limit"),
+    Argument("zero-new-target", "vmballoon_send_get_target", "*new_target = target;", ("*new_target += target;",),
+             "unsigned int work_target; unsigned int e", "assign",
+             f"{_ZERO}; new_target is &target of vmballoon_work, its only caller, which calls it once per run",
+             facts=(_zero("target", "unsigned int target;", "vmballoon_work",
+                          "if (vmballoon_send_get_target(b, &target)) {", name="work_target"),),
+             callers=("if (vmballoon_send_get_target(b, &target)) {",), lhs="work_target"),
+    Argument("zero-lock-pfn32", "vmballoon_send_lock_page", "pfn32 = (u32)pfn;", ("pfn32 += (u32)pfn;",),
+             "unsigned int pfn32; unsigned long pfn", "assign", _ZERO,
+             facts=(_zero("pfn32", "u32 pfn32;"),), lhs="pfn32", rhs="(u32)pfn"),
+    Argument("zero-unlock-pfn32", "vmballoon_send_unlock_page", "pfn32 = (u32)pfn;", ("pfn32 += (u32)pfn;",),
+             "unsigned int pfn32; unsigned long pfn", "assign", _ZERO,
+             facts=(_zero("pfn32", "u32 pfn32;"),), lhs="pfn32", rhs="(u32)pfn"),
+    Argument("zero-inflate-goal", "vmballoon_inflate", "goal = b->target - b->size;",
+             ("goal += b->target - b->size;",), "unsigned int goal; unsigned int e", "assign", _ZERO,
+             facts=(_zero("goal", "unsigned int goal;"),), lhs="goal"),
+    Argument("zero-inflate-rate", "vmballoon_inflate", "rate = b->slow_allocation_cycles ?",
+             ("rate += b->slow_allocation_cycles ?",), "unsigned int rate; unsigned int e", "assign", _ZERO,
+             facts=(_zero("rate", "unsigned int rate;"),), lhs="rate"),
+    Argument("zero-inflate-i", "vmballoon_inflate", "for (i = 0;", ("for (i += 0;", "for (i -= 0;"),
+             "unsigned int i", "assign", "the loop's initialisation is the first store into i, which the build "
+             f"zero-initialises ({AUTO_VAR_INIT_ZERO}): i + 0 and i - 0 are 0",
+             facts=(_zero("i", "unsigned int i;"),), lhs="i", rhs="0"),
+    Argument("zero-init-error", "vmballoon_init", "error = vmballoon_debugfs_init(&balloon);",
+             ("error += vmballoon_debugfs_init(&balloon);",), "int error; int e", "assign", _ZERO,
+             facts=(_zero("error", "int error;"),), lhs="error"),
+]
+
 ARGUMENTS: list[Argument] = [
     Argument("trunc-limit", "vmballoon_send_get_target", "limit != limit32", ("limit > limit32",),
              "unsigned long limit; unsigned int limit32", "truth", _TRUNC,
@@ -228,7 +351,7 @@ ARGUMENTS: list[Argument] = [
     Argument("trunc-lock-pfn", "vmballoon_send_lock_page", "pfn32 != pfn", ("pfn32 < pfn",),
              "unsigned long pfn; unsigned int pfn32", "truth", _TRUNC,
              facts=(Fact("pfn32 == (u32)pfn", "assigned just before", source="pfn32 = (u32)pfn;"),)),
-    Argument("trunc-unlock-pfn", "vmballoon_send_unlock_page", "pfn32 != pfn", ("pfn32 < pfn", "pfn32 > pfn"),
+    Argument("trunc-unlock-pfn", "vmballoon_send_unlock_page", "pfn32 != pfn", ("pfn32 < pfn", "pfn32 > pfn", "0"),
              "unsigned long pfn; unsigned int pfn32", "truth",
              "an unlocked page has a 32-bit PFN, so its truncation is itself: the condition is false either way",
              facts=(Fact("pfn32 == (u32)pfn", "assigned just before", source="pfn32 = (u32)pfn;"), _PFN32)),
@@ -243,6 +366,13 @@ ARGUMENTS: list[Argument] = [
              uses=("v > 0", "v != 0"),
              callers=("locked = vmballoon_send_lock_page(b, page_to_pfn(page), &hv_status);",
                       "if (locked > 0) {", "} while (locked != 0);")),
+    Argument("lock-result-positive", "vmballoon_send_lock_page", "return 1;", ("return 2;",),
+             "int v", "uses",
+             "the only caller keeps the result in `locked` and tests only locked > 0 and locked != 0",
+             uses=("v > 0", "v != 0"),
+             callers=("locked = vmballoon_send_lock_page(b, page_to_pfn(page), &hv_status);",
+                      "if (locked > 0) {", "} while (locked != 0);")),
+    *_ZERO_INIT_ARGUMENTS,
     Argument("reserve-eio", "vmballoon_reserve_page", "return -EIO;", ("return EIO;",),
              "int v", "uses",
              "the only caller keeps the result in `error` and tests only error (nonzero), error != -ENOMEM "

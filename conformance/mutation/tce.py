@@ -2,8 +2,8 @@
 seed's is equivalent; two mutants with the same object code are duplicates.
 
 The driver object is compiled as the userspace build compiles it
-(driver/build.py ``driver_flags``: -O2, the build's warnings as errors) but
-without debug info (``-g0``), once per CONFIG_DEBUG_FS setting. Its
+(driver/build.py ``driver_flags``: Kbuild's own flags, -O2 and the warnings
+Kbuild makes errors) but without debug info (``-g0``), once per CONFIG_DEBUG_FS setting. Its
 *signature* is a digest of everything the code does: every allocated
 section (code, read-only data, data, the size of bss, unwind tables) by
 name, its bytes, and its relocations (offset, type, the symbol's name or
