@@ -152,9 +152,12 @@ def verdict_of(binary: Path, vector) -> str | None:
 
 
 class Builds:
-    """A driver text's builds, one per configuration as the vectors need them, removed afterwards."""
+    """A driver text's builds, one per configuration as the vectors need them, removed afterwards
+    unless ``keep`` (the build cache is content-addressed: builds of one text shared by
+    concurrent workers, like the baseline's, are left for the campaign's cache to remove)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, keep: bool = False) -> None:
+        self.keep = keep
         self._tmp = tempfile.TemporaryDirectory(prefix="balloonspec-mutant-")
         self.src = Path(self._tmp.name) / "vmw_balloon.c"
         self.src.write_text(text)
@@ -171,14 +174,15 @@ class Builds:
         return self
 
     def __exit__(self, *exc) -> None:
-        for binary in self.binaries.values():
+        for binary in self.binaries.values() if not self.keep else ():
             shutil.rmtree(binary.parent, ignore_errors=True)
         self._tmp.cleanup()
 
 
 def _failing_vectors(text: str, order: list[str]) -> list[str]:
-    """The vectors of ``order`` the driver ``text`` fails (all of them are run)."""
-    with Builds(text) as build:
+    """The vectors of ``order`` the driver ``text`` fails (all of them are run); the baseline
+    runs in several workers at once, on the same builds."""
+    with Builds(text, keep=True) as build:
         return [vid for vid in order if verdict_of(build(_VECTORS[vid].debugfs), _VECTORS[vid]) is not None]
 
 
