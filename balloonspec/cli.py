@@ -85,6 +85,12 @@ def _add_crosscheck(sub):
     p.set_defaults(func=lambda a: _lazy("balloonspec.csource.commands", "cmd_crosscheck")(a))
 
 
+def _add_mutate(sub):
+    p = sub.add_parser("mutate", help="first-order mutants of a driver against the vectors: the kill matrix")
+    _lazy("balloonspec.conformance.mutation.commands", "add_arguments")(p)
+    p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.mutation.commands", "cmd_mutate")(a))
+
+
 def _add_check(sub):
     p = sub.add_parser("check", help="the main job: prove, then conform the driver, one summary")
     p.add_argument("--driver", metavar="SRC.c", help="driver source (default: the seed)")
@@ -155,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="balloonspec", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_check, _add_prove, _add_conform, _add_vectors, _add_run, _add_interpret, _add_crosscheck,
-                _add_bench, _add_setup, _add_setup_kernel, _add_docs, _add_spec_mutate):
+                _add_mutate, _add_bench, _add_setup, _add_setup_kernel, _add_docs, _add_spec_mutate):
         add(sub)
     return parser
 

@@ -10,9 +10,10 @@
   in-kernel backend's interception), kernel_inflate_16385_s (one full-rate
   inflate cycle in the guest);
 - prove_seconds: the cold wall time of `balloonspec prove` (the whole catalogue,
-  a fresh process, all CPUs; prove_jobs says how many), and prove_cpu_seconds.
+  a fresh process, all CPUs; prove_jobs says how many), and prove_cpu_seconds;
+- mutants_per_minute: a mutation campaign on a seeded sample of the seed's mutants.
 Each rate is the best of REPEATS, so that a busy moment does not decide it
-(prove_seconds is one run: it takes tens of seconds).
+(prove_seconds and the mutation sample are one run each: they take tens of seconds).
 """
 from __future__ import annotations
 
@@ -114,6 +115,27 @@ def measure_prove() -> dict:
             "prove_verdict": report.get("verdict", f"error (exit {p.returncode})")}
 
 
+MUTATION_SAMPLE = 60  # a seeded sample of the seed's mutants (the full campaign: `balloonspec mutate`)
+
+
+def measure_mutation(sample: int = MUTATION_SAMPLE, seed: int = 0) -> dict:
+    """A mutation campaign on a seeded sample of the seed's mutants, all cores: the rate
+    includes the campaign's fixed costs (the unmutated driver's baseline run, the harness
+    build), so it is a lower bound of the full campaign's rate."""
+    from balloonspec.conformance.commands import SHIPPED_VECTORS
+    from balloonspec.conformance.mutation.campaign import Campaign, select
+    from balloonspec.conformance.mutation.operators import generate
+
+    mutants = select(generate(SEED_DRIVER), sample, seed)
+    t0 = time.perf_counter()
+    report = Campaign(SEED_DRIVER, mutants, SHIPPED_VECTORS).run()
+    wall = time.perf_counter() - t0
+    if report["totals"]["survived"]:
+        raise RuntimeError(f"mutation sample: {report['totals']['survived']} mutants survive the shipped set")
+    return {"mutation_sample": len(mutants), "mutation_seconds": round(wall, 1),
+            "mutants_per_minute": round(len(mutants) / wall * 60, 1)}
+
+
 def measure(kernel: bool = False, scale: bool = False) -> dict:
     binary = build_driver(SEED_DRIVER)
     scenario = workload()
@@ -131,6 +153,7 @@ def measure(kernel: bool = False, scale: bool = False) -> dict:
         "conform_over_floor": round(conform / floor, 3),
     }
     out.update(measure_prove())
+    out.update(measure_mutation())
     if scale:
         out.update(measure_scale())
     if kernel:

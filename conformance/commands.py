@@ -102,8 +102,10 @@ def conform(driver: Path, *, vectors_dir: Path, level: str, jobs: int, json_path
                                         save_dir=save_regressions or DEFAULT_REGRESSIONS)
     if coverage:
         from balloonspec.conformance.coverage import measure
+        from balloonspec.conformance.dataflow import dataflow_coverage
 
         report.extra["coverage"] = measure(driver, builds)
+        report.extra["coverage"]["dataflow"] = dataflow_coverage(driver, vecs, jobs)
     report.write_json()
     if junit_path:
         report.write_junit(junit_path)
@@ -212,6 +214,10 @@ def cmd_check(args) -> int:
         rows.append(("driver branch coverage", f"{cov['branch_pct']:.1f}%"))
         rows.append(("uncovered decisions", f"{len(cov.get('uncovered_decisions', []))} "
                                             f"(+{len(cov.get('unreachable_decisions', []))} unreachable, justified)"))
+        df = cov.get("dataflow", {})
+        if "goals" in df:
+            rows.append(("data-flow pairs across cycles", f"{df['covered']}/{df['goals'] - df['unreachable']} "
+                                                           f"(+{df['unreachable']} unreachable, justified)"))
     width = max(len(r[0]) for r in rows)
     print(f"\nballoonspec check: {driver}")
     for name, value in rows:

@@ -1,5 +1,6 @@
-"""The shipped vector set, derived from the goals, the proofs' witnesses and
-saved exploration regressions, with the model's prediction as expectation.
+"""The shipped vector set, derived from the goals, the proofs' witnesses,
+saved exploration regressions, and the scenarios found for surviving mutants
+and for data-flow goals, with the model's prediction as expectation.
 
 Deterministic: the same model and goals give byte-identical files.
 """
@@ -49,8 +50,31 @@ def regression_vectors() -> list[Vector]:
     return [vector_for(v.id, v.scenario, v.reason, v.debugfs) for v in vecs]
 
 
+def stored_vectors(entries: list[dict]) -> list[Vector]:
+    """Vectors from stored scenarios (searches' finds), re-predicted by the current model."""
+    from balloonspec.model.scenario import Scenario
+
+    return [vector_for(e["id"], Scenario.from_json(e["scenario"]), e["reason"], e.get("debugfs", True))
+            for e in entries]
+
+
+def mutation_vectors() -> list[Vector]:
+    """Distinguishing scenarios of mutants the other vectors missed (conformance/mutation/search.py)."""
+    from balloonspec.conformance.mutation.search import load_killers
+
+    return stored_vectors(load_killers())
+
+
+def dataflow_vectors() -> list[Vector]:
+    """Scenarios that reach the data-flow goals the other vectors missed (conformance/dataflow.py)."""
+    from balloonspec.conformance.dataflow import load_dataflow_scenarios
+
+    return stored_vectors(load_dataflow_scenarios())
+
+
 def shipped_set() -> list[Vector]:
     vectors = [goal_vector(g) for g in all_goals()] + witness_vectors() + regression_vectors()
+    vectors += mutation_vectors() + dataflow_vectors()
     ids = [v.id for v in vectors]
     dup = {i for i in ids if ids.count(i) > 1}
     if dup:

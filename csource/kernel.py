@@ -176,7 +176,7 @@ def container_of(ptr, cls, member: str):
     if ptr is None:
         raise DriverFault("container_of of a NULL pointer")
     parent = getattr(ptr, "parent", None)
-    if parent is None or getattr(ptr, "member", None) != member or (cls is not None and type(parent) is not cls):
+    if parent is None or getattr(ptr, "member", None) != member or (cls is not None and not isinstance(parent, cls)):
         want = cls.__name__[2:] if cls is not None else "?"
         raise DriverFault(f"container_of: the pointer is not the {member} member of a struct {want}")
     return parent

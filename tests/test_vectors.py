@@ -40,7 +40,8 @@ def test_shipped_set_is_not_stale():
 
 def test_every_vector_says_why_it_exists():
     for v in shipped_set():
-        assert v.reason["kind"] in {"coverage", "boundary", "finding", "counterexample", "regression"}
+        assert v.reason["kind"] in {"coverage", "boundary", "finding", "counterexample", "regression", "mutation",
+                                    "dataflow"}
         assert v.reason["text"] and v.reason["goal"]
 
 
