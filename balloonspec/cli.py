@@ -53,6 +53,23 @@ def _add_conform(sub):
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_conform")(a))
 
 
+def _add_compare(sub):
+    p = sub.add_parser("compare", help="how two driver builds differ: the vectors on which their traces differ",
+                       epilog="Exit codes: 0 the builds behave the same on every vector, 1 they differ, 2 error "
+                              "(a build does not compile, a vector is malformed or stale, a run failed).")
+    p.add_argument("a", metavar="A.c", help="driver source A")
+    p.add_argument("b", metavar="B.c", help="driver source B")
+    p.add_argument("--vectors", metavar="DIR", help="vector directory (default: the shipped set)")
+    p.add_argument("--explore", metavar="N", type=int, default=0,
+                   help="also run the first N seeded exploration scenarios on both builds")
+    p.add_argument("--seed", metavar="S", type=int, default=0, help="seed of the exploration")
+    p.add_argument("--json", metavar="FILE")
+    p.add_argument("--timeout", metavar="S", type=float, default=None,
+                   help="time limit of every driver run in seconds (default: from the vector's predicted work)")
+    p.add_argument("--jobs", "-j", type=int, default=0, help="parallel driver runs (default: CPU count)")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_compare")(a))
+
+
 def _add_vectors(sub):
     p = sub.add_parser("vectors", help="regenerate the shipped vector set from the model")
     p.add_argument("--out", metavar="DIR", help="output directory (default: the shipped set)")
@@ -131,7 +148,7 @@ def _lazy(module: str, name: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="balloonspec", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_check, _add_prove, _add_conform, _add_vectors, _add_run, _add_interpret, _add_crosscheck,
+    for add in (_add_check, _add_prove, _add_conform, _add_compare, _add_vectors, _add_run, _add_interpret, _add_crosscheck,
                 _add_bench, _add_setup, _add_setup_kernel, _add_docs):
         add(sub)
     return parser
