@@ -120,6 +120,8 @@ def cmd_conform(args) -> int:
             from balloonspec.conformance.kernel import cmd_conform_kernel
 
             return cmd_conform_kernel(args)
+        if args.driver and Path(args.driver).is_dir():
+            return _conform_folder(args)
         driver = _driver_path(args.driver)
         report, code = conform(
             driver,
@@ -142,6 +144,21 @@ def cmd_conform(args) -> int:
         print(describe_findings(report.findings))
     print(report.summary())
     return code
+
+
+def _conform_folder(args) -> int:
+    """`conform --driver DIR`: one verdict per build, and the matrix builds x findings."""
+    from balloonspec.conformance.folder import conform_folder, matrix
+
+    if args.explore or args.coverage or args.sanitize or args.junit or args.save_regressions or args.max_failures:
+        return _err("--driver DIR (a folder of sources) takes --level, --vectors, --json, --timeout and --jobs only")
+    report = conform_folder(Path(args.driver), levels=[args.level],
+                            vectors_dir=Path(args.vectors) if args.vectors else SHIPPED_VECTORS,
+                            jobs=args.jobs or os.cpu_count() or 1, timeout=args.timeout, json_path=args.json,
+                            progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    print(matrix(report))
+    print(report.summary())
+    return report.exit_code
 
 
 # -- vectors / run ---------------------------------------------------------------------------
