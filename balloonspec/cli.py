@@ -135,6 +135,9 @@ def _add_docs(sub):
     g.add_argument("--figure", metavar="ID", help="print the data behind one figure")
     g.add_argument("--scenario", metavar="NAME", help="print a figure's or witness's scenario as JSON "
                                                       "(for `balloonspec run`)")
+    p.add_argument("--refresh-history", action="store_true",
+                   help="recompute specs/history.json (every published version against the seed) even if its "
+                        "inputs did not change; `balloonspec docs` recomputes it when they did")
     p.set_defaults(func=lambda a: _lazy("balloonspec.docs.cli", "cmd_docs")(a))
 
 

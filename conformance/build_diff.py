@@ -10,6 +10,11 @@ also judges each build against the spec (level full) and lists the documented
 findings each build shows (conformance/findings.py), since that is what a
 reviewer asks next.
 
+A caller may also ask for views: functions of a trace that forget a
+difference it already knows about (say, which freezable workqueue the work
+item is queued on); each differing vector then also carries its first
+divergence under each view, or None when the view makes the traces equal.
+
 Two runs that both hang are alike whatever point each reached before its time
 limit (where a hang is cut off depends on the machine's load); otherwise two
 runs are alike when they end with the same verdict and the same trace.
@@ -45,6 +50,7 @@ class Difference:
     b: str
     verdicts: tuple[str, str]  # each run's verdict (ok, crash, hang, ...)
     before: list[str] = field(default_factory=list)
+    views: dict[str, dict | None] = field(default_factory=dict)  # view name -> first divergence under it
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self) | {"verdicts": list(self.verdicts)}
@@ -117,8 +123,20 @@ def difference(vid: str, ra: VectorResult, rb: VectorResult) -> Difference | Non
                       verdicts=(ra.verdict, rb.verdict), before=j["before"])
 
 
+View = Callable[[list[tuple]], list[tuple]]
+
+
+def under_view(view: View, ea: list[tuple], eb: list[tuple]) -> dict | None:
+    div = first_divergence(view(ea), view(eb))
+    if div is None:
+        return None
+    j = div.to_json()
+    return {"index": div.index, "cycle": div.cycle, "a": j["expected"], "b": j["observed"]}
+
+
 def diff_builds(a: Path, b: Path, vectors: Sequence[Vector], *, extra_scenarios: Sequence[Scenario] = (),
-                extra_kind: str = "extra", jobs: int = 2, timeout: float | None = None,
+                extra_kind: str = "extra", views: dict[str, View] | None = None, jobs: int = 2,
+                timeout: float | None = None,
                 progress: Callable[[str], None] = lambda msg: None) -> BuildDiff:
     """Run `vectors` and `extra_scenarios` on builds A and B; see the module docstring.
 
@@ -166,6 +184,7 @@ def diff_builds(a: Path, b: Path, vectors: Sequence[Vector], *, extra_scenarios:
         else:
             d = difference(r.id, ra, rb)
             if d is not None:
+                d.views = {name: under_view(view, ra.observed, rb.observed) for name, view in (views or {}).items()}
                 out.differences.append(d)
         ra.observed = rb.observed = None
         progress(f"[{len(results['b'])}/{len(vectors)}] {r.id}"
