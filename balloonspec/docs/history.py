@@ -55,12 +55,13 @@ def _rel(path: Path) -> str:
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
-def version_sources(versions: Path = VERSIONS) -> list[Path]:
-    return sorted(Path(versions).glob("*.c"))
+def version_sources(versions: Path | None = None) -> list[Path]:
+    return sorted(Path(versions or VERSIONS).glob("*.c"))
 
 
-def inputs(versions: Path = VERSIONS, seed: Path = SEED_DRIVER, vectors: Path = VECTORS) -> dict[str, str]:
+def inputs(versions: Path | None = None, seed: Path | None = None, vectors: Path | None = None) -> dict[str, str]:
     """What the result is computed from, by content: name -> sha256."""
+    versions, seed, vectors = versions or VERSIONS, seed or SEED_DRIVER, vectors or VECTORS
     out = {"seed " + Path(seed).name: _sha256(seed), "provenance README.md": _sha256(Path(versions) / "README.md")}
     out |= {"version " + p.name: _sha256(p) for p in version_sources(versions)}
     h = hashlib.sha256()
@@ -70,10 +71,10 @@ def inputs(versions: Path = VERSIONS, seed: Path = SEED_DRIVER, vectors: Path = 
     return out
 
 
-def provenance(versions: Path = VERSIONS) -> dict[str, dict]:
+def provenance(versions: Path | None = None) -> dict[str, dict]:
     """driver/versions/README.md's table: file -> its columns."""
     rows = {}
-    for line in (Path(versions) / "README.md").read_text().splitlines():
+    for line in (Path(versions or VERSIONS) / "README.md").read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 5 and cells[0].endswith(".c"):
             rows[cells[0]] = {"module_version": cells[1], "git_blob": cells[2], "source": cells[3],
@@ -89,12 +90,13 @@ def module_version(path: Path) -> str:
 # -- computing the result (slow: runs every version) ---------------------------------------------
 
 
-def compute(versions: Path = VERSIONS, seed: Path = SEED_DRIVER, vectors: Path = VECTORS, jobs: int = 2,
+def compute(versions: Path | None = None, seed: Path | None = None, vectors: Path | None = None, jobs: int = 2,
             progress=lambda msg: None) -> dict:
     from balloonspec.conformance import vectors as V
     from balloonspec.conformance.build_diff import diff_builds
     from balloonspec.conformance.commands import conform
 
+    versions, seed, vectors = versions or VERSIONS, seed or SEED_DRIVER, vectors or VECTORS
     vecs, bad = V.load_dir(vectors)
     if bad:
         raise ValueError(f"malformed vectors in {vectors}: {', '.join(e.vector_id for e in bad)}")
@@ -108,8 +110,8 @@ def compute(versions: Path = VERSIONS, seed: Path = SEED_DRIVER, vectors: Path =
         d = diff_builds(seed, src, vecs, views={WORKQUEUE_VIEW: any_freezable_workqueue}, jobs=jobs)
         if d.build_errors:
             e = d.build_errors.get("b") or d.build_errors["a"]
-            row["userspace"] = {"builds": False,
-                                "message": (e["missing_apis"] + e["first_errors"] or ["?"])[0]}
+            message = (e["missing_apis"] + e["first_errors"] or ["?"])[0]
+            row["userspace"] = {"builds": False, "message": message.replace(str(src), _rel(src))}
             rows.append(row)
             continue
         protocol, _ = conform(src, vectors_dir=Path(vectors), level="protocol", jobs=jobs, quiet=True)
@@ -136,8 +138,8 @@ def load(specs: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def stale_inputs(result: dict | None, versions: Path = VERSIONS, seed: Path = SEED_DRIVER,
-                 vectors: Path = VECTORS) -> list[str]:
+def stale_inputs(result: dict | None, versions: Path | None = None, seed: Path | None = None,
+                 vectors: Path | None = None) -> list[str]:
     """The inputs that changed since the result was computed (all of them if there is none)."""
     now = inputs(versions, seed, vectors)
     was = (result or {}).get("inputs", {})
@@ -224,13 +226,14 @@ def short_difference(seed: str, version: str) -> tuple[str, str]:
     return seed, version
 
 
-def differences(result: dict | None, module_version: str) -> str:
-    """One version's vectors that differ from the seed, each with its first divergence on one line."""
+def differences(result: dict | None, version: str) -> str:
+    """One version's vectors that differ from the seed, each with its first divergence on one line.
+    `version`: the file's name without `.c` (driver/versions/ names files by MODULE_VERSION)."""
     if _missing(result):
         return _missing(result)
-    row = next((r for r in result["builds"] if r["module_version"] == module_version and not r["seed"]), None)
+    row = next((r for r in result["builds"] if Path(r["file"]).stem == version and not r["seed"]), None)
     if row is None:
-        return f"*No version {module_version} in `specs/{RESULT}`.*"
+        return f"*No version {version} in `specs/{RESULT}`.*"
     if not row["userspace"]["builds"]:
         return "*Does not build in the userspace backend: not compared.*"
     if not row["differs_from_seed"]:
