@@ -135,19 +135,24 @@ def under_view(view: View, ea: list[tuple], eb: list[tuple]) -> dict | None:
 
 
 def diff_builds(a: Path, b: Path, vectors: Sequence[Vector], *, extra_scenarios: Sequence[Scenario] = (),
-                extra_kind: str = "extra", views: dict[str, View] | None = None, jobs: int = 2,
+                extra_kind: str = "extra", views: dict[str, View] | None = None,
+                malformed: Sequence[dict] = (), jobs: int = 2,
                 timeout: float | None = None,
-                progress: Callable[[str], None] = lambda msg: None) -> BuildDiff:
+                progress: Callable[[str], None] = lambda msg: None,
+                on_update: Callable[[BuildDiff], None] = lambda d: None) -> BuildDiff:
     """Run `vectors` and `extra_scenarios` on builds A and B; see the module docstring.
 
     Each vector runs on A and B next to each other (the pool runs them in
     parallel), and the pair's traces are compared and dropped as soon as both
-    are in, so memory stays that of a few traces whatever the set's size."""
+    are in, so memory stays that of a few traces whatever the set's size.
+    `malformed`: vectors that could not be loaded ({"id", "a", "b"}: why),
+    errors from the start. `on_update(diff)` after each pair (and at the end): a caller can write
+    its report incrementally."""
     t0 = time.perf_counter()
     extra = scenario_vectors(extra_scenarios, extra_kind,
                              f"{extra_kind} scenario run on both builds") if extra_scenarios else []
     vectors = list(vectors) + extra
-    out = BuildDiff(Path(a), Path(b), vectors=len(vectors), extra=len(extra))
+    out = BuildDiff(Path(a), Path(b), vectors=len(vectors), extra=len(extra), errors=list(malformed))
     builds = {}
     configs = {v.debugfs for v in vectors}
     for side, src in zip(SIDES, (a, b)):
@@ -157,6 +162,7 @@ def diff_builds(a: Path, b: Path, vectors: Sequence[Vector], *, extra_scenarios:
             out.build_errors[side] = {**e.to_json(), "config": e.config}
     if out.build_errors:
         out.seconds = time.perf_counter() - t0
+        on_update(out)
         return out
 
     # One list with each vector twice (A's copy, then B's); the copies are
@@ -189,6 +195,8 @@ def diff_builds(a: Path, b: Path, vectors: Sequence[Vector], *, extra_scenarios:
         ra.observed = rb.observed = None
         progress(f"[{len(results['b'])}/{len(vectors)}] {r.id}"
                  + (" differs" if out.differences and out.differences[-1].id == r.id else ""))
+        out.seconds = time.perf_counter() - t0
+        on_update(out)
 
     run_vectors(lambda v: builds[side_of[id(v)]][v.debugfs], paired, level="full", jobs=jobs,
                 on_result=on_result, timeout=timeout, keep_observed=True)
@@ -197,6 +205,7 @@ def diff_builds(a: Path, b: Path, vectors: Sequence[Vector], *, extra_scenarios:
         out.conform[side] = {"level": "full", "verdict": "fail" if failed else "pass", "failed": failed}
         out.findings[side] = findings_of_build(results[side])
     out.seconds = time.perf_counter() - t0
+    on_update(out)
     return out
 
 

@@ -264,11 +264,17 @@ def cmd_compare(args) -> int:
         from balloonspec.conformance.explore import sample_scenarios
 
         extra = sample_scenarios(args.explore, args.seed)
+
+    def write_json(d) -> None:  # after every vector: an interrupted run keeps what it compared
+        if not args.json:
+            return
+        tmp = Path(args.json + ".tmp")
+        tmp.write_text(json.dumps(d.to_json(), indent=1) + "\n")
+        os.replace(tmp, args.json)
+
     d = diff_builds(a, b, vecs, extra_scenarios=extra, extra_kind="exploration", jobs=args.jobs or os.cpu_count() or 1,
-                    timeout=args.timeout, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
-    d.errors[:0] = [{"id": e.vector_id, "a": str(e), "b": str(e)} for e in bad]
+                    timeout=args.timeout, progress=lambda msg: print(msg, file=sys.stderr, flush=True),
+                    malformed=[{"id": e.vector_id, "a": str(e), "b": str(e)} for e in bad], on_update=write_json)
     print(describe(d))
     print(d.summary())
-    if args.json:
-        Path(args.json).write_text(json.dumps(d.to_json(), indent=1) + "\n")
     return d.exit_code

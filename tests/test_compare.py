@@ -72,6 +72,17 @@ def test_a_build_that_does_not_compile_is_named(tmp_path):
     assert "Traceback" not in r.stderr
 
 
+def test_a_malformed_vector_is_an_error_and_the_rest_are_compared(tmp_path):
+    d = vectors_dir(tmp_path, "init-exit-idle")
+    (d / "broken.json").write_text('{"format": "balloonspec-vector/1", "id": "broken"}')
+    r = balloonspec("compare", SEED_DRIVER, SEED_DRIVER, "--vectors", d, "--json", tmp_path / "c.json")
+    report = json.loads((tmp_path / "c.json").read_text())
+    assert r.returncode == 2 == report["exit_code"] and report["verdict"] == "error"
+    assert [e["id"] for e in report["errors"]] == ["broken"]
+    assert report["conform"]["a"]["verdict"] == "pass"  # init-exit-idle ran on both
+    assert "1 not compared (errors)" in r.stdout.splitlines()[-1] and "Traceback" not in r.stderr
+
+
 def test_extra_scenarios_join_the_comparison(tmp_path):
     """The hook a distinguishing search uses: scenarios outside the vector set are
     run on both builds and compared like vectors."""
