@@ -55,9 +55,6 @@ class Difference:
     def to_json(self) -> dict:
         return dataclasses.asdict(self) | {"verdicts": list(self.verdicts)}
 
-    def one_line(self) -> str:
-        return f"event {self.index} (cycle {self.cycle}): A {self.a} / B {self.b}"
-
 
 @dataclass
 class BuildDiff:
