@@ -55,6 +55,23 @@ def _add_conform(sub):
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_conform")(a))
 
 
+def _add_compare(sub):
+    p = sub.add_parser("compare", help="how two driver builds differ: the vectors on which their traces differ",
+                       epilog="Exit codes: 0 the builds behave the same on every vector, 1 they differ, 2 error "
+                              "(a build does not compile, a vector is malformed or stale, a run failed).")
+    p.add_argument("a", metavar="A.c", help="driver source A")
+    p.add_argument("b", metavar="B.c", help="driver source B")
+    p.add_argument("--vectors", metavar="DIR", help="vector directory (default: the shipped set)")
+    p.add_argument("--explore", metavar="N", type=int, default=0,
+                   help="also run the first N seeded exploration scenarios on both builds")
+    p.add_argument("--seed", metavar="S", type=int, default=0, help="seed of the exploration")
+    p.add_argument("--json", metavar="FILE")
+    p.add_argument("--timeout", metavar="S", type=float, default=None,
+                   help="time limit of every driver run in seconds (default: from the vector's predicted work)")
+    p.add_argument("--jobs", "-j", type=int, default=0, help="parallel driver runs (default: CPU count)")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_compare")(a))
+
+
 def _add_vectors(sub):
     p = sub.add_parser("vectors", help="regenerate the shipped vector set from the model")
     p.add_argument("--out", metavar="DIR", help="output directory (default: the shipped set)")
@@ -147,6 +164,9 @@ def _add_docs(sub):
     g.add_argument("--figure", metavar="ID", help="print the data behind one figure")
     g.add_argument("--scenario", metavar="NAME", help="print a figure's or witness's scenario as JSON "
                                                       "(for `balloonspec run`)")
+    p.add_argument("--refresh-history", action="store_true",
+                   help="recompute specs/history.json (every published version against the seed) even if its "
+                        "inputs did not change; `balloonspec docs` recomputes it when they did")
     p.set_defaults(func=lambda a: _lazy("balloonspec.docs.cli", "cmd_docs")(a))
 
 
@@ -160,8 +180,8 @@ def _lazy(module: str, name: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="balloonspec", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_check, _add_prove, _add_conform, _add_vectors, _add_run, _add_interpret, _add_crosscheck,
-                _add_mutate, _add_bench, _add_setup, _add_setup_kernel, _add_docs, _add_spec_mutate):
+    for add in (_add_check, _add_prove, _add_conform, _add_compare, _add_vectors, _add_run, _add_interpret,
+                _add_crosscheck, _add_mutate, _add_bench, _add_setup, _add_setup_kernel, _add_docs, _add_spec_mutate):
         add(sub)
     return parser
 

@@ -60,7 +60,7 @@ def conform(driver: Path, *, vectors_dir: Path, level: str, jobs: int, json_path
     from balloonspec.conformance.report import (Report, describe_build_error, describe_exploration,
                                                 describe_result)
     from balloonspec.conformance.runner import VectorResult, run_vectors
-    from balloonspec.driver.build import BuildError, build_driver, build_warnings
+    from balloonspec.driver.build import BuildError, build_configs, build_warnings
 
     vecs, bad = V.load_dir(vectors_dir)
     if not vecs and not bad:
@@ -70,15 +70,15 @@ def conform(driver: Path, *, vectors_dir: Path, level: str, jobs: int, json_path
     report.max_failures = max_failures
 
     builds: dict[bool, Path] = {}
-    try:  # every configuration up front: a compile error is one clear error, not one per vector
-        for debugfs in sorted({v.debugfs for v in vecs} | ({True} if explore else set()), reverse=True):
-            builds[debugfs] = build_driver(driver, debugfs=debugfs, sanitize=sanitize, coverage=coverage)
-            if coverage:
-                from balloonspec.conformance.coverage import reset
+    try:
+        builds = build_configs(driver, {v.debugfs for v in vecs} | ({True} if explore else set()),
+                               sanitize=sanitize, coverage=coverage)
+        if coverage:
+            from balloonspec.conformance.coverage import reset
 
-                reset([builds[debugfs].parent])
+            reset([b.parent for b in builds.values()])
     except BuildError as e:
-        report.build_error = {**e.to_json(), "config": {"debugfs": debugfs}}
+        report.build_error = {**e.to_json(), "config": e.config}
         report.write_json()
         if junit_path:
             report.write_junit(junit_path)
@@ -126,6 +126,8 @@ def cmd_conform(args) -> int:
             from balloonspec.conformance.kernel import cmd_conform_kernel
 
             return cmd_conform_kernel(args)
+        if args.driver and Path(args.driver).is_dir():
+            return _conform_folder(args)
         driver = _driver_path(args.driver)
         report, code = conform(
             driver,
@@ -148,6 +150,21 @@ def cmd_conform(args) -> int:
         print(describe_findings(report.findings))
     print(report.summary())
     return code
+
+
+def _conform_folder(args) -> int:
+    """`conform --driver DIR`: one verdict per build, and the matrix builds x findings."""
+    from balloonspec.conformance.folder import conform_folder, matrix
+
+    if args.explore or args.coverage or args.sanitize or args.junit or args.save_regressions or args.max_failures:
+        return _err("--driver DIR (a folder of sources) takes --level, --vectors, --json, --timeout and --jobs only")
+    report = conform_folder(Path(args.driver), levels=[args.level],
+                            vectors_dir=Path(args.vectors) if args.vectors else SHIPPED_VECTORS,
+                            jobs=args.jobs or os.cpu_count() or 1, timeout=args.timeout, json_path=args.json,
+                            progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    print(matrix(report))
+    print(report.summary())
+    return report.exit_code
 
 
 # -- vectors / run ---------------------------------------------------------------------------
@@ -235,3 +252,39 @@ def cmd_check(args) -> int:
         Path(args.json).write_text(json.dumps({"verdict": verdict, "exit_code": code, "summary": summary,
                                                "prove": proofs, "conform": report.to_json()}, indent=1) + "\n")
     return code
+
+
+# -- compare: how two builds differ ---------------------------------------------------------------
+
+
+def cmd_compare(args) -> int:
+    from balloonspec.conformance import vectors as V
+    from balloonspec.conformance.build_diff import describe, diff_builds
+
+    try:
+        a, b = _driver_path(args.a), _driver_path(args.b)
+        vectors_dir = Path(args.vectors) if args.vectors else SHIPPED_VECTORS
+        vecs, bad = V.load_dir(vectors_dir)
+        if not vecs and not bad:
+            raise FileNotFoundError(f"no vectors in {vectors_dir}")
+    except FileNotFoundError as e:
+        return _err(str(e))
+    extra = []
+    if args.explore:
+        from balloonspec.conformance.explore import sample_scenarios
+
+        extra = sample_scenarios(args.explore, args.seed)
+
+    def write_json(d) -> None:  # after every vector: an interrupted run keeps what it compared
+        if not args.json:
+            return
+        tmp = Path(args.json + ".tmp")
+        tmp.write_text(json.dumps(d.to_json(), indent=1) + "\n")
+        os.replace(tmp, args.json)
+
+    d = diff_builds(a, b, vecs, extra_scenarios=extra, extra_kind="exploration", jobs=args.jobs or os.cpu_count() or 1,
+                    timeout=args.timeout, progress=lambda msg: print(msg, file=sys.stderr, flush=True),
+                    malformed=[{"id": e.vector_id, "a": str(e), "b": str(e)} for e in bad], on_update=write_json)
+    print(describe(d))
+    print(d.summary())
+    return d.exit_code

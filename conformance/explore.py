@@ -129,3 +129,21 @@ def explore_driver(binary: Path, driver: Path, *, n: int, seed: int, level: str 
         out["divergences"].append(entry)
     out["explored"] = explored[0]
     return out
+
+
+def sample_scenarios(n: int, seed: int) -> list[Scenario]:
+    """The first n scenarios the seeded exploration draws (no driver run, no
+    shrinking), each with its own id: scenarios to run on builds side by side
+    (`balloonspec compare --explore N --seed S`). Same n and seed, same list."""
+    drawn: list[Scenario] = []
+
+    @settings(max_examples=n, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck), print_blob=False)
+    @hypothesis_seed(seed)
+    @given(scenarios())
+    def draw(scenario: Scenario) -> None:
+        drawn.append(scenario.with_(id=f"explore-seed{seed}-{len(drawn)}"))
+
+    if n > 0:
+        draw()
+    return drawn

@@ -63,6 +63,7 @@ class VectorResult:
     time_limit: float | None = None
     stale: bool = False  # the stored expectation no longer matches the installed spec
     witness: dict | None = None  # for a finding's witness vector: does the trace show the finding?
+    observed: list | None = field(default=None, repr=False)  # the run's trace, kept only when asked (not in JSON)
 
     @property
     def failure_kind(self) -> str | None:
@@ -76,7 +77,8 @@ class VectorResult:
         return "divergence" if self.divergence else "monitor"
 
     def to_json(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v is not None and v is not False and v != [] and v != ""}
+        return {k: v for k, v in self.__dict__.items()
+                if k != "observed" and v is not None and v is not False and v != [] and v != ""}
 
 
 def cycles_of(events: list[tuple]) -> int:
@@ -170,8 +172,11 @@ def run_vectors(
     on_result: Callable[[VectorResult], None] = lambda r: None,
     timeout: float | None = None,
     max_failures: int | None = None,
+    keep_observed: bool = False,
 ) -> tuple[list[VectorResult], list[str]]:
-    """binary_for(vector) gives the driver build for that vector's config.
+    """binary_for(vector) gives the driver build for that vector's config;
+    `keep_observed`: each result keeps its run's trace (`observed`), for a
+    caller that compares builds (conformance/build_diff.py).
 
     Returns (results in vector order, ids of the vectors not run because
     max_failures was reached)."""
@@ -192,6 +197,8 @@ def run_vectors(
             judge(v, run, level, expected=predicted, documented=documented)
         res.seconds = round(time.perf_counter() - t0, 4)
         res.time_limit = limit
+        if keep_observed:
+            res.observed = run.events
         return res
 
     results: dict[int, VectorResult] = {}

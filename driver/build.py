@@ -216,3 +216,18 @@ def build_driver(source_path: str | Path, *, debugfs: bool = True, sanitize: boo
         _run(["gcc", *common, *link_flags, driver_obj, *map(str, harness), "-o", tmp.name], out, source_path)
         tmp.rename(binary)  # appears complete or not at all
     return binary
+
+
+def build_configs(source_path: str | Path, debugfs_configs, *, sanitize: bool = False,
+                  coverage: bool = False) -> dict[bool, Path]:
+    """One build per CONFIG_DEBUG_FS setting, all up front, so that a compile
+    error is one clear error rather than one per vector. A BuildError carries
+    the configuration that failed (`config`)."""
+    builds: dict[bool, Path] = {}
+    for debugfs in sorted(set(debugfs_configs), reverse=True):
+        try:
+            builds[debugfs] = build_driver(source_path, debugfs=debugfs, sanitize=sanitize, coverage=coverage)
+        except BuildError as e:
+            e.config = {"debugfs": debugfs}
+            raise
+    return builds

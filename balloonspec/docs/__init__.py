@@ -37,6 +37,7 @@ PAGES = [
     ("trace.md", "The observable-trace contract and the scenario script"),
     ("vectors.md", "The vector format"),
     ("spec-mutation.md", "Spec mutants: what the proofs and the vectors catch, and the ones they accept"),
+    ("history.md", "The published versions of the driver against the seed: builds, verdicts, findings, differences"),
 ]
 FIGURES_DIR = "figures"
 
@@ -44,8 +45,15 @@ FIGURES_DIR = "figures"
 class Context:
     """What the generated parts are made from, each computed once, when first needed."""
 
-    def __init__(self, progress=lambda msg: None):
+    def __init__(self, progress=lambda msg: None, specs: Path = SPECS):
         self.progress = progress
+        self.specs = specs
+
+    @cached_property
+    def history(self) -> dict | None:
+        from . import history
+
+        return history.load(self.specs)
 
     @cached_property
     def matrix(self):
@@ -90,6 +98,10 @@ def resolve(name: str, ctx: Context) -> str:
         return T.finding_trace(ctx.matrix, arg, figs)
     if kind == "figure":
         return figures.embed(figures.FIGURES[arg])
+    if kind in ("history", "history-diff"):
+        from . import history
+
+        return history.resolve(kind, arg, ctx.history)
     if name == "pages":
         return _pages_part()
     raise KeyError(f"unknown generated part {name!r}")
@@ -138,20 +150,25 @@ def _svg_current(path: Path, data: dict) -> bool:
 
 def stale(specs: Path = SPECS, progress=lambda msg: None) -> list[str]:
     """What `balloonspec docs` would change: pages, figure data, figures not drawn from their data."""
-    ctx = Context(progress)
+    from . import history
+
+    ctx = Context(progress, specs)
     found = [rel for rel, text in outputs(ctx, specs).items()
              if not (specs / rel).exists() or (specs / rel).read_text() != text]
     found += [f"{FIGURES_DIR}/{fid}.svg" for fid, data in ctx.figures.items()
               if not _svg_current(specs / FIGURES_DIR / f"{fid}.svg", data)]
+    if history.stale_inputs(ctx.history):  # recorded, not recomputed: see docs/history.py
+        found.append(history.RESULT)
     return sorted(found)
 
 
-def regenerate(specs: Path = SPECS, progress=lambda msg: None) -> list[str]:
-    """Write every generated file that differs; an SVG is redrawn only when its data changed."""
-    from . import figures
+def regenerate(specs: Path = SPECS, progress=lambda msg: None, refresh_history: bool = False) -> list[str]:
+    """Write every generated file that differs; an SVG is redrawn only when its data changed;
+    specs/history.json is recomputed when its inputs changed (or always, `refresh_history`)."""
+    from . import figures, history
 
-    ctx = Context(progress)
-    changed = []
+    changed = [history.RESULT] if history.refresh(specs, force=refresh_history, progress=progress) else []
+    ctx = Context(progress, specs)
     for rel, text in outputs(ctx, specs).items():
         path = specs / rel
         if not path.exists() or path.read_text() != text:

@@ -36,7 +36,7 @@ def cmd_docs(args) -> int:
             if names:
                 print("run `balloonspec docs` to regenerate", file=sys.stderr)
             return EXIT_STALE if names else EXIT_OK
-        for n in docs.regenerate(progress=_progress):
+        for n in docs.regenerate(progress=_progress, refresh_history=args.refresh_history):
             print(f"rewrote: specs/{n}")
         return EXIT_OK
     except FileNotFoundError as e:  # gcc, gcov or dot missing
