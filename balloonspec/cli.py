@@ -20,8 +20,23 @@ def _add_prove(sub):
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_prove")(a))
 
 
+def _add_limits(p):
+    """Run-time limits shared by conform and check."""
+    p.add_argument("--timeout", metavar="S", type=float, default=None,
+                   help="time limit of every driver run in seconds (default: from the vector's predicted "
+                        "work: 3 s plus 25 us per predicted event and 10 ms per work cycle); a run over it "
+                        "is a hang")
+    p.add_argument("--max-failures", metavar="N", type=int, default=None,
+                   help="stop starting vectors after N failed; the rest are reported as not run")
+    p.add_argument("--jobs", "-j", type=int, default=0, help="parallel driver runs (default: CPU count)")
+
+
 def _add_conform(sub):
-    p = sub.add_parser("conform", help="run vectors against a driver build and compare with the spec")
+    p = sub.add_parser("conform", help="run vectors against a driver build and compare with the spec",
+                       epilog="Exit codes: 0 pass, 1 fail (a vector or an explored scenario failed, or the run "
+                              "stopped at --max-failures), 2 error (the driver does not compile, a vector is "
+                              "malformed or stale against the installed spec). The summary line, the JSON "
+                              "verdict and the exit code always agree.")
     p.add_argument("--driver", metavar="SRC.c", help="driver source (default: the seed)")
     p.add_argument("--module", metavar="PATH.ko", help="a built module (kernel backend, protocol level)")
     p.add_argument("--backend", choices=["userspace", "kernel"], default="userspace")
@@ -29,11 +44,14 @@ def _add_conform(sub):
     p.add_argument("--vectors", metavar="DIR", help="vector directory (default: the shipped set)")
     p.add_argument("--explore", metavar="N", type=int, default=0, help="also run N Hypothesis scenarios")
     p.add_argument("--seed", metavar="S", type=int, default=0, help="seed of the exploration")
+    p.add_argument("--save-regressions", metavar="DIR", default=None,
+                   help="where exploration saves the shrunk failing scenario as a regression vector "
+                        "(default: ./balloonspec-regressions)")
     p.add_argument("--json", metavar="FILE")
     p.add_argument("--junit", metavar="FILE")
     p.add_argument("--coverage", action="store_true", help="measure line/branch coverage of the driver (gcov)")
     p.add_argument("--sanitize", action="store_true", help="run an ASan+UBSan build of the driver")
-    p.add_argument("--jobs", "-j", type=int, default=0, help="parallel driver runs (default: CPU count)")
+    _add_limits(p)
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_conform")(a))
 
 
@@ -51,10 +69,27 @@ def _add_run(sub):
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_run")(a))
 
 
+def _add_interpret(sub):
+    p = sub.add_parser("interpret", help="run one scenario (or vector) on the interpreted C and print its trace")
+    p.add_argument("scenario", metavar="SCENARIO.json")
+    p.add_argument("--driver", metavar="SRC.c", help="driver source (default: the seed)")
+    p.add_argument("--no-debugfs", action="store_true", help="a build without CONFIG_DEBUG_FS")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.csource.commands", "cmd_interpret")(a))
+
+
+def _add_crosscheck(sub):
+    p = sub.add_parser("crosscheck", help="the interpreted C against the compiled C, event for event, on vectors")
+    p.add_argument("--driver", metavar="SRC.c", help="driver source (default: the seed)")
+    p.add_argument("--vectors", metavar="DIR", help="vector directory (default: the shipped set)")
+    p.add_argument("--json", metavar="FILE")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.csource.commands", "cmd_crosscheck")(a))
+
+
 def _add_check(sub):
     p = sub.add_parser("check", help="the main job: prove, then conform the driver, one summary")
     p.add_argument("--driver", metavar="SRC.c", help="driver source (default: the seed)")
     p.add_argument("--json", metavar="FILE")
+    _add_limits(p)
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_check")(a))
 
 
@@ -66,24 +101,26 @@ def _add_bench(sub):
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.bench", "cmd_bench")(a))
 
 
+def _add_setup(sub):
+    p = sub.add_parser("setup", help="install everything the tests need: setup-kernel's packages, "
+                                     "Graphviz and Chromium (apt)")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.setup", "cmd_setup")(a))
+
+
 def _add_setup_kernel(sub):
     p = sub.add_parser("setup-kernel", help="install QEMU, busybox and the Debian kernel image+headers")
     p.set_defaults(func=lambda a: _lazy("balloonspec.driver.kernel.setup", "cmd_setup")(a))
 
 
 def _add_docs(sub):
-    p = sub.add_parser("docs", help="regenerate the generated parts of specs/ from the model")
-    p.add_argument("--check", action="store_true", help="only report stale documents (exit 1 if any)")
-    p.set_defaults(func=_cmd_docs)
-
-
-def _cmd_docs(args) -> int:
-    from balloonspec.model import docs
-
-    names = docs.stale() if args.check else docs.regenerate()
-    for n in names:
-        print(f"{'stale' if args.check else 'rewrote'}: specs/{n}")
-    return EXIT_DIVERGENCE if (args.check and names) else EXIT_OK
+    p = sub.add_parser("docs", help="regenerate specs/ (tables, diagrams, figures, traceability); build the site")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--check", action="store_true", help="only report stale parts and figures (exit 1 if any)")
+    g.add_argument("--site", metavar="OUT", help="build the static review site into OUT (offline)")
+    g.add_argument("--figure", metavar="ID", help="print the data behind one figure")
+    g.add_argument("--scenario", metavar="NAME", help="print a figure's or witness's scenario as JSON "
+                                                      "(for `balloonspec run`)")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.docs.cli", "cmd_docs")(a))
 
 
 def _lazy(module: str, name: str):
@@ -96,7 +133,8 @@ def _lazy(module: str, name: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="balloonspec", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_check, _add_prove, _add_conform, _add_vectors, _add_run, _add_bench, _add_setup_kernel, _add_docs):
+    for add in (_add_check, _add_prove, _add_conform, _add_vectors, _add_run, _add_interpret, _add_crosscheck,
+                _add_bench, _add_setup, _add_setup_kernel, _add_docs):
         add(sub)
     return parser
 

@@ -46,50 +46,60 @@ def cmd_prove(args) -> int:
 
 # -- conform --------------------------------------------------------------------------------
 
+DEFAULT_REGRESSIONS = Path("balloonspec-regressions")  # relative to the working directory
+
 
 def conform(driver: Path, *, vectors_dir: Path, level: str, jobs: int, json_path=None, junit_path=None,
-            sanitize: bool = False, coverage: bool = False, explore: int = 0, seed: int = 0, quiet: bool = False):
-    """Run the conformance suite; returns (report, exit code)."""
+            sanitize: bool = False, coverage: bool = False, explore: int = 0, seed: int = 0, quiet: bool = False,
+            timeout: float | None = None, max_failures: int | None = None,
+            save_regressions: Path | None = None):
+    """Run the conformance suite; returns (report, exit code). The exit code
+    is the report's (`Report.exit_code`): one verdict everywhere."""
     from balloonspec.conformance import vectors as V
-    from balloonspec.conformance.report import Report, describe_result
+    from balloonspec.conformance.findings import findings_of_build
+    from balloonspec.conformance.report import (Report, describe_build_error, describe_exploration,
+                                                describe_result)
     from balloonspec.conformance.runner import VectorResult, run_vectors
-    from balloonspec.driver.build import BuildError, build_driver
+    from balloonspec.driver.build import BuildError, build_driver, build_warnings
 
     vecs, bad = V.load_dir(vectors_dir)
     if not vecs and not bad:
         raise FileNotFoundError(f"no vectors in {vectors_dir}")
     meta = {"driver": str(driver), "backend": "userspace", "level": level, "vectors_dir": str(vectors_dir)}
     report = Report(total=len(vecs) + len(bad), meta=meta, json_path=json_path, quiet=quiet)
-    for e in bad:
-        report.add(VectorResult(id=e.vector_id, status="error", reason={}, verdict="error", message=str(e)))
+    report.max_failures = max_failures
 
     builds: dict[bool, Path] = {}
-
-    def binary_for(v):
-        if v.debugfs not in builds:
-            builds[v.debugfs] = build_driver(driver, debugfs=v.debugfs, sanitize=sanitize, coverage=coverage)
+    try:  # every configuration up front: a compile error is one clear error, not one per vector
+        for debugfs in sorted({v.debugfs for v in vecs} | ({True} if explore else set()), reverse=True):
+            builds[debugfs] = build_driver(driver, debugfs=debugfs, sanitize=sanitize, coverage=coverage)
             if coverage:
                 from balloonspec.conformance.coverage import reset
 
-                reset([builds[v.debugfs].parent])
-        return builds[v.debugfs]
-
-    try:  # build once up front so that a compile error is one clear error, not one per vector
-        if vecs:
-            binary_for(vecs[0])
+                reset([builds[debugfs].parent])
     except BuildError as e:
-        report.extra["build_error"] = str(e)
+        report.build_error = {**e.to_json(), "config": {"debugfs": debugfs}}
         report.write_json()
-        print(f"balloonspec: the driver does not compile: {e}", file=sys.stderr)
-        return report, EXIT_ERROR
+        if junit_path:
+            report.write_junit(junit_path)
+        print(describe_build_error(report.build_error), file=sys.stderr)
+        return report, report.exit_code
+    warnings = build_warnings(next(iter(builds.values()))) if builds else ""
+    if warnings:
+        report.extra["build_warnings"] = warnings
 
-    results = run_vectors(binary_for, vecs, level=level, jobs=jobs or os.cpu_count() or 1, on_result=report.add)
-    if explore:
+    for e in bad:
+        report.add(VectorResult(id=e.vector_id, status="error", reason={}, verdict="error", message=str(e)))
+    results, report.not_run = run_vectors(lambda v: builds[v.debugfs], vecs, level=level,
+                                          jobs=jobs or os.cpu_count() or 1, on_result=report.add,
+                                          timeout=timeout, max_failures=max_failures)
+    report.findings = findings_of_build(results)
+    if explore and not report.not_run:
         from balloonspec.conformance.explore import explore_driver
 
-        report.extra["explore"] = explore_driver(binary_for(vecs[0]), driver, n=explore, seed=seed, level=level,
-                                                 save_dir=Path(json_path).parent / "regressions" if json_path
-                                                 else Path("balloonspec-regressions"))
+        report.explore = explore_driver(builds[True], driver, n=explore,
+                                        seed=seed, level=level, timeout=timeout,
+                                        save_dir=save_regressions or DEFAULT_REGRESSIONS)
     if coverage:
         from balloonspec.conformance.coverage import measure
 
@@ -98,16 +108,17 @@ def conform(driver: Path, *, vectors_dir: Path, level: str, jobs: int, json_path
     if junit_path:
         report.write_junit(junit_path)
     if not quiet:
-        for r in results:
+        for r in report.results:
             if r.status != "pass":
                 print(describe_result(r), file=sys.stderr)
-    code = {"pass": EXIT_OK, "fail": EXIT_DIVERGENCE, "error": EXIT_ERROR}[report.verdict]
-    if report.extra.get("explore", {}).get("divergences"):
-        code = EXIT_DIVERGENCE
-    return report, code
+        for d in (report.explore or {}).get("divergences", []):
+            print(describe_exploration(d), file=sys.stderr)
+    return report, report.exit_code
 
 
 def cmd_conform(args) -> int:
+    from balloonspec.conformance.report import describe_findings
+
     try:
         if args.backend == "kernel" or args.module:
             from balloonspec.conformance.kernel import cmd_conform_kernel
@@ -125,12 +136,15 @@ def cmd_conform(args) -> int:
             coverage=args.coverage,
             explore=args.explore,
             seed=args.seed,
+            timeout=args.timeout,
+            max_failures=args.max_failures,
+            save_regressions=Path(args.save_regressions) if args.save_regressions else None,
         )
     except FileNotFoundError as e:
         return _err(str(e))
-    t = report.totals
-    print(f"conform {report.verdict}: {t['passed']}/{t['vectors']} vectors passed, "
-          f"{t['failed']} failed, {t['errors']} errors ({report.to_json()['seconds']:.1f}s)")
+    if report.findings:
+        print(describe_findings(report.findings))
+    print(report.summary())
     return code
 
 
@@ -170,6 +184,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_check(args) -> int:
+    from balloonspec.conformance.report import EXIT_CODES, describe_build_error, describe_findings
     from balloonspec.model.proofs.run import exit_code, run_catalogue
 
     try:
@@ -179,15 +194,17 @@ def cmd_check(args) -> int:
     print("== prove", flush=True)
     proofs = run_catalogue()
     print("== conform", flush=True)
-    report, conform_code = conform(driver, vectors_dir=SHIPPED_VECTORS, level="full", jobs=0,
-                                   coverage=True, quiet=True)
+    report, conform_code = conform(driver, vectors_dir=SHIPPED_VECTORS, level="full", jobs=args.jobs,
+                                   coverage=True, quiet=True, timeout=args.timeout,
+                                   max_failures=args.max_failures)
+    prove_code = exit_code(proofs)
     rows = [
         ("invariants proved", sum(1 for i in proofs["invariants"] if i["status"] == "proved")),
         ("invariants bounded", sum(1 for i in proofs["invariants"] if i["status"] == "bounded")),
-        ("findings (violated, documented)", sum(1 for i in proofs["invariants"] if i["status"] == "violated")),
+        ("spec findings (violated, documented)", sum(1 for i in proofs["invariants"] if i["status"] == "violated")),
         ("proof outcomes as expected", f"{sum(1 for i in proofs['invariants'] if i['status'] == i['expected'])}"
                                        f"/{len(proofs['invariants'])} ({proofs['seconds']:.1f}s)"),
-        ("vectors passed", f"{report.totals['passed']}/{report.totals['vectors']}"),
+        ("conform", report.summary("")[1:]),
     ]
     cov = report.extra.get("coverage")
     if cov:
@@ -199,13 +216,16 @@ def cmd_check(args) -> int:
     print(f"\nballoonspec check: {driver}")
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
-    code = max(conform_code, exit_code(proofs))
-    findings = [i for i in proofs["invariants"] if i["status"] == "violated"]
-    if findings:
-        print("  findings in the driver (specs/findings.md):")
-        for i in findings:
-            print(f"    {i['id']:<32} {i.get('title', '')}")
-    print(f"  {'verdict':<{width}}  {['pass', 'fail', 'error'][code]}")
+    if report.build_error:
+        print(describe_build_error(report.build_error))
+    if report.findings:
+        print(describe_findings(report.findings))
+    code = max(conform_code, prove_code)
+    verdict = {v: k for k, v in EXIT_CODES.items()}[code]
+    summary = (f"check {verdict}: prove {['as expected', 'unexpected outcome', 'error'][prove_code]}; "
+               f"conform {report.verdict}")
+    print(summary)
     if args.json:
-        Path(args.json).write_text(json.dumps({"prove": proofs, "conform": report.to_json()}, indent=1) + "\n")
+        Path(args.json).write_text(json.dumps({"verdict": verdict, "exit_code": code, "summary": summary,
+                                               "prove": proofs, "conform": report.to_json()}, indent=1) + "\n")
     return code

@@ -34,6 +34,7 @@ class Decision:
     line: int
     kind: str  # if | for | while | do-while | ?: | && | || | case
     text: str
+    last: int = 0  # the last line of the statement or expression it decides (its scope)
 
     @property
     def name(self) -> str:
@@ -82,15 +83,44 @@ def _strip_gnu(text: str) -> str:
     return re.sub(r"\btypeof\((?:[^()]|\([^()]*\))*\)", "int", "".join(out))
 
 
-def decisions(source: Path, debugfs: bool = True) -> list[Decision]:
+def _parse(source: Path, debugfs: bool):
+    """The driver's syntax tree (pycparser, after gcc -E) and its source lines."""
     flags = ["-DKBUILD_MODNAME=\"vmw_balloon\"", "-D__attribute__(x)=", "-D__asm__(x)=", "-D__volatile__=",
              "-D__inline=inline", "-D__extension__=", "-D__restrict=", f"-I{INCLUDE}",
              "-D__builtin_offsetof(t,m)=((unsigned long)&((t *)0)->m)", "-D__builtin_va_list=int"]
     if debugfs:
         flags.append("-DCONFIG_DEBUG_FS")
     pre = subprocess.run(["gcc", "-E", *flags, str(source)], capture_output=True, text=True, check=True).stdout
-    ast = c_parser.CParser().parse(_strip_gnu(pre), filename=str(source))
-    src_lines = source.read_text(errors="replace").splitlines()
+    return c_parser.CParser().parse(_strip_gnu(pre), filename=str(source)), \
+        source.read_text(errors="replace").splitlines()
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    line: int  # the definition's first line
+    last: int  # the last line any of its statements is on
+
+
+def functions(source: Path, debugfs: bool = True) -> list[Function]:
+    """Every function the driver source defines in this configuration, with its lines."""
+    ast, _ = _parse(source, debugfs)
+    out = []
+    for node in ast.ext:
+        if isinstance(node, c_ast.FuncDef) and node.coord and Path(node.coord.file).name == source.name:
+            lines = [n.coord.line for n in _walk(node) if n.coord and Path(n.coord.file).name == source.name]
+            out.append(Function(node.decl.name, node.coord.line, max(lines)))
+    return out
+
+
+def _walk(node):
+    yield node
+    for _, child in node.children():
+        yield from _walk(child)
+
+
+def decisions(source: Path, debugfs: bool = True) -> list[Decision]:
+    ast, src_lines = _parse(source, debugfs)
     found: list[Decision] = []
 
     class Visitor(c_ast.NodeVisitor):
@@ -101,27 +131,29 @@ def decisions(source: Path, debugfs: bool = True) -> list[Decision]:
                 self.func = node.decl.name
                 self.generic_visit(node)
 
-        def _add(self, node, kind, cond):
+        def _add(self, node, kind, cond, scope=None):
             if node.coord is None or Path(node.coord.file).name != source.name:
                 return
             line = node.coord.line
             text = src_lines[line - 1].strip() if line <= len(src_lines) else kind
-            found.append(Decision(self.func, line, kind, re.sub(r"\s+", " ", text)))
+            last = max([n.coord.line for n in _walk(scope or node)
+                        if n.coord and Path(n.coord.file).name == source.name] + [line])
+            found.append(Decision(self.func, line, kind, re.sub(r"\s+", " ", text), last))
 
         def visit_If(self, node):
-            self._add(node.cond or node, "if", node.cond)
+            self._add(node.cond or node, "if", node.cond, node)
             self.generic_visit(node)
 
         def visit_For(self, node):
-            self._add(node.cond or node, "for", node.cond)
+            self._add(node.cond or node, "for", node.cond, node)
             self.generic_visit(node)
 
         def visit_While(self, node):
-            self._add(node.cond, "while", node.cond)
+            self._add(node.cond, "while", node.cond, node)
             self.generic_visit(node)
 
         def visit_DoWhile(self, node):
-            self._add(node.cond, "do-while", node.cond)
+            self._add(node.cond, "do-while", node.cond, node)
             self.generic_visit(node)
 
         def visit_TernaryOp(self, node):

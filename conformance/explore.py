@@ -4,9 +4,11 @@ Each scenario is a sequence of work cycles with target changes, host resets
 and memory-size changes interleaved, plus host faults (error statuses on
 chosen calls) and allocator faults (failures, PFNs above 2^32). A scenario
 whose observed trace differs from the model's prediction (level `full`), or
-that breaks a protocol monitor the prediction does not break, is shrunk by
-Hypothesis to a minimal one and saved as a regression vector.
-Seeded: the same seed explores the same scenarios.
+that breaks a protocol monitor beyond what the prediction documents (the same
+excuse rule as for vectors, conformance/findings.py), or whose run crashes or
+hangs, is shrunk by Hypothesis to a minimal one and saved as a regression
+vector in `save_dir` (the CLI's --save-regressions, default
+./balloonspec-regressions). Seeded: the same seed explores the same scenarios.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from hypothesis import strategies as st
 
 from balloonspec.model import monitors
 from balloonspec.conformance.compare import first_divergence
+from balloonspec.conformance.findings import excuse
+from balloonspec.conformance.runner import cycles_of, time_limit
 from balloonspec.conformance.vectors import Vector, write
 from balloonspec.driver.userspace import Launch
 from balloonspec.model import constants as C
@@ -64,49 +68,64 @@ def scenarios(draw, max_cycles: int = 12) -> Scenario:
                     alloc_rules=tuple(alloc_rules), sysinfo=SysInfo(totalram=draw(st.sampled_from([262144, 1 << 20]))))
 
 
-def problem_with(binary: Path, scenario: Scenario, level: str) -> str | None:
+def problem_with(binary: Path, scenario: Scenario, level: str, timeout: float | None = None) -> str | None:
     """What is wrong with the driver on this scenario, or None."""
-    launch = Launch(binary, scenario.to_script(), scenario_id=scenario.id)
-    expected = predict(scenario).events  # while the driver runs
+    launch = Launch(binary, scenario.to_script(), scenario_id=scenario.id, timeout_s=timeout or 600.0)
+    prediction = predict(scenario)  # while the driver runs
+    expected = prediction.events
+    if not timeout:  # now that the work is known: the same limit as a vector's
+        launch.deadline = launch.started + time_limit(len(expected), cycles_of(expected))
     run = launch.collect()
-    if run.verdict != "ok":
+    if run.verdict != "ok" and not prediction.hung:
         return f"driver run: {run.verdict}: {run.stderr_tail[-500:]}"
     if level == "full":
         div = first_divergence(expected, run.events)
         if div is not None:
             return str(div)
-    documented = {v.monitor for v in monitors.check(expected, totalram=scenario.sysinfo.totalram)}
-    new = [v for v in monitors.check(run.events, totalram=scenario.sysinfo.totalram) if v.monitor not in documented]
-    return f"monitor {new[0].monitor}: {new[0].message}" if new else None
+    totalram = scenario.sysinfo.totalram
+    documented = monitors.check(expected, totalram=totalram)
+    new = [v for v in monitors.check(run.events, totalram=totalram)
+           if not excuse(v, run.events, documented, expected, totalram)]
+    return f"monitor {new[0].monitor} at event {new[0].index}: {new[0].message}" if new else None
 
 
 def explore_driver(binary: Path, driver: Path, *, n: int, seed: int, level: str = "full",
-                   save_dir: Path | None = None) -> dict:
-    """Run n scenarios; shrink and save the first divergence found."""
+                   save_dir: Path | None = None, timeout: float | None = None) -> dict:
+    """Run n scenarios; shrink the first divergence found and save it as a
+    regression vector in save_dir. `explored` counts the scenarios run before
+    the first failure (or all n), not Hypothesis's shrinking replays."""
     last_failure: list = []
+    explored = [0]
 
     @settings(max_examples=n, database=None, deadline=None, phases=[Phase.generate, Phase.shrink],
               suppress_health_check=list(HealthCheck), print_blob=False)
     @hypothesis_seed(seed)
     @given(scenarios())
     def conforms(scenario: Scenario) -> None:
-        problem = problem_with(binary, scenario, level)
+        if not last_failure:
+            explored[0] += 1
+        problem = problem_with(binary, scenario, level, timeout)
         if problem:
             last_failure[:] = [scenario, problem]
             raise AssertionError(problem)
 
-    out = {"scenarios": n, "seed": seed, "driver": str(driver), "divergences": []}
+    out = {"scenarios": n, "explored": 0, "seed": seed, "level": level, "driver": str(driver),
+           "save_dir": str(save_dir) if save_dir is not None else None, "divergences": []}
     try:
         conforms()
     except AssertionError:
         scenario, problem = last_failure  # Hypothesis replays the minimal example last
         vid = f"regression-{driver.stem}-seed{seed}"
-        entry = {"id": vid, "problem": problem, "scenario": scenario.to_json()}
+        entry = {"id": vid, "problem": problem, "scenario": scenario.with_(id=vid).to_json()}
         if save_dir is not None:
             sc = scenario.with_(id=vid)
+            expected = predict(sc).events
             vec = Vector(id=vid, reason={"kind": "regression", "goal": "exploration",
                                          "text": f"shrunk divergence of {driver.name}, seed {seed}: {problem.splitlines()[0]}"},
-                         scenario=sc, expected=predict(sc).events)
+                         scenario=sc, expected=expected,
+                         expected_findings=sorted({v.monitor for v in monitors.check(
+                             expected, totalram=sc.sysinfo.totalram)}))
             entry["saved"] = str(write(vec, save_dir))
         out["divergences"].append(entry)
+    out["explored"] = explored[0]
     return out

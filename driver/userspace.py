@@ -92,7 +92,8 @@ class Launch:
             self.proc = subprocess.Popen([str(binary), "script", "trace", "text"], cwd=self.dir,
                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=err, env=run_env)
-        self.deadline = time.monotonic() + timeout_s
+        self.started = time.monotonic()
+        self.deadline = self.started + timeout_s  # a caller may move it once it knows the work
 
     def _wait(self) -> int | None:
         try:

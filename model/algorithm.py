@@ -11,23 +11,9 @@ loop (model/specialize.py inlines it), a prover summarises it by the loop
 invariant registered under its name (model/proofs/loops.py), so both execute
 the runners written here:
 
-=====================  =====================  ================================================
-runner (loop name)     step function          C
-=====================  =====================  ================================================
-``inflate``            ``inflate_begin``      vmballoon_inflate: goal, rate, locals before the for
-("inflate")            ``inflate_attempt``    one pass of reserve_page's do/while body (one
-                                              alloc_page) and, when reserve_page returns, the rest
-                                              of inflate's for body and ``i++``; the test is the
-                                              for's ``i < goal``
-                       ``inflate_end``        inflate after the loop: rate_alloc increase
-``release_refused_``   ``release_refused_``   one iteration of vmballoon_release_refused_pages
-``pages`` ("release_   ``one``
-refused")
-``deflate``            ``deflate_begin``      vmballoon_deflate: goal = min(size - target, rate_free)
-("deflate")            ``deflate_release``    one iteration of deflate's list walk (release_page)
-                       ``deflate_end``        deflate after the loop: rate_free increase
-``pop`` ("pop")        ``pop_one``            one iteration of vmballoon_pop
-=====================  =====================  ================================================
+=====================  =====================  =========================================Which C function each function mirrors, and which part of it, is data:
+``C_FUNCTIONS`` at the end of this module (specs/traceability.md is generated
+from it).
 
 The environment ``env`` provides (concrete: model/environment.py; symbolic:
 model/symbolic.py); each call is one observable event of specs/trace.md:
@@ -407,3 +393,40 @@ def exit(ops, b: Balloon, env, *, debugfs: bool = True) -> None:  # noqa: A001 -
         env.debugfs_remove()
     send_start(ops, b, env)
     pop(ops, b, env)
+
+
+# --------------------------------------------------------------------------------
+# C function -> the model functions that mirror it, with the part of the C each
+# covers. Plain names are functions of this module; "debugfs.show" is in
+# model/debugfs.py. specs/traceability.md is generated from this table, and a
+# test checks that every function of the seed is listed and every name exists.
+# --------------------------------------------------------------------------------
+C_FUNCTIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "vmballoon_send_start": (("send_start", "whole"),),
+    "vmballoon_check_status": (("check_status", "whole"),),
+    "vmballoon_send_guest_id": (("send_guest_id", "whole"),),
+    "vmballoon_send_get_target": (("send_get_target", "whole"),),
+    "vmballoon_send_lock_page": (("inflate_attempt", "inlined: the PFN check, LOCK and its status"),),
+    "vmballoon_send_unlock_page": (("send_unlock_page", "whole"),),
+    "vmballoon_pop": (("pop", "the loop"), ("pop_one", "one iteration")),
+    "vmballoon_reset": (("reset", "whole"),),
+    "vmballoon_reserve_page": (("inflate_attempt", "one pass of the do/while body (one alloc_page)"),),
+    "vmballoon_release_page": (("deflate_release", "inlined: UNLOCK, then list_del, __free_page, size--"),),
+    "vmballoon_release_refused_pages": (("release_refused_pages", "the loop and n_refused_pages = 0"),
+                                        ("release_refused_one", "one iteration")),
+    "vmballoon_inflate": (("inflate", "the loop (runner over the step functions)"),
+                          ("inflate_begin", "goal, rate, locals before the for"),
+                          ("inflate_continues", "the for-loop test i < goal"),
+                          ("inflate_attempt", "the for body after reserve_page returned, i++ and the loop test"),
+                          ("inflate_end", "after the loop: the rate_alloc increase")),
+    "vmballoon_deflate": (("deflate", "the walk (runner)"), ("deflate_begin", "goal = min(size - target, rate_free)"),
+                          ("deflate_release", "one iteration of the walk"),
+                          ("deflate_end", "after the walk: the rate_free increase")),
+    "vmballoon_work": (("work", "whole"),),
+    "vmballoon_debug_show": (("debugfs.show", "the whole text, byte for byte"),),
+    "vmballoon_debug_open": (("debugfs.show", "single_open of vmballoon_debug_show (a debugfs step reads the file)"),),
+    "vmballoon_debugfs_init": (("init", "inlined: debugfs_create_file and its error"),),
+    "vmballoon_debugfs_exit": (("exit", "inlined: debugfs_remove"),),
+    "vmballoon_init": (("init", "whole"),),
+    "vmballoon_exit": (("exit", "whole"),),
+}

@@ -1,20 +1,17 @@
-"""Generated parts of the spec documents in specs/.
+"""Generated parts of the spec documents in specs/: the tables the model holds.
 
 A generated part sits between `<!-- generated:NAME -->` and
-`<!-- end:NAME -->` and is rewritten from the model by `regenerate()`
-(`balloonspec docs`); `stale()` lists the parts that differ, and a test fails
-when any does. Prose around them is written by hand.
+`<!-- end:NAME -->`; `balloonspec docs` rewrites every part from its source
+(balloonspec/docs: these tables, diagrams, figures, traceability) and
+`balloonspec docs --check` fails when any is stale. Prose around them is
+written by hand.
 """
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from . import constants as C
 from . import protocol as P
-
-SPECS = Path(__file__).resolve().parent.parent / "specs"
-
 
 def _table(header: list[str], rows: list[list]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -61,47 +58,31 @@ def rate_constants_table() -> str:
     return _table(["constant", "value", "role"], [[f"`{n}`", getattr(C, n), role] for n, role in ROLES.items()])
 
 
-GENERATED = {
-    "protocol.md": {"abi": abi_table, "commands": commands_table, "statuses": status_table},
-    "algorithm.md": {"constants": rate_constants_table},
-}
+def transitions_table() -> str:
+    """The host's transition table (model/protocol.py TRANSITIONS, then the refusals)."""
+    rows = [[t.state, f"`{t.command}`", t.guard or "", f"`{t.status}`" if t.status else "no reply",
+             t.next, t.effect + ("; ebx = target" if t.result == "target" else "")] for t in P.TRANSITIONS]
+    rows += [["started", f"`{cmd}`", "the host's choice", ", ".join(f"`{s}`" for s in statuses), "started", ""]
+             for cmd, statuses in P.REFUSALS.items()]
+    return _table(["state", "command", "guard", "reply", "next state", "effect"], rows)
 
 
-def _proof_parts() -> dict:
-    """invariants.md and findings.md are generated whole from the proof catalogue."""
-    from .proofs.docs import render_findings_md, render_invariants_md
+GENERATED = {"abi": abi_table, "commands": commands_table, "statuses": status_table,
+             "constants": rate_constants_table, "transitions": transitions_table}
 
-    return {"invariants.md": {"__whole__": render_invariants_md}, "findings.md": {"__whole__": render_findings_md}}
-
-
-def _render(path: Path, parts: dict) -> str:
-    if "__whole__" in parts:
-        return parts["__whole__"]()
-    text = path.read_text()
-    for name, fn in parts.items():
-        pat = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- end:{name} -->)", re.S)
-        if not pat.search(text):
-            raise ValueError(f"{path.name}: no generated part {name!r}")
-        text = pat.sub(lambda m: m.group(1) + fn() + "\n" + m.group(2), text)
-    return text
+# A generated part: <!-- generated:NAME --> ... <!-- end:NAME --> (NAME without spaces).
+PART = re.compile(r"(<!-- generated:(?P<name>\S+?) -->\n)(?P<body>.*?)(<!-- end:(?P=name) -->)", re.S)
 
 
-def _all_parts() -> dict:
-    return {**GENERATED, **_proof_parts()}
+def part_names(text: str) -> list[str]:
+    return [m.group("name") for m in PART.finditer(text)]
 
 
-def stale(specs: Path = SPECS) -> list[str]:
-    """Documents whose generated parts differ from what the model renders."""
-    return [name for name, parts in _all_parts().items()
-            if not (specs / name).exists() or (specs / name).read_text() != _render(specs / name, parts)]
+def fill(text: str, resolve) -> str:
+    """Every generated part of `text` rewritten with `resolve(name)`."""
+    return PART.sub(lambda m: m.group(1) + resolve(m.group("name")).rstrip("\n") + "\n" + m.group(4), text)
 
 
-def regenerate(specs: Path = SPECS) -> list[str]:
-    changed = []
-    for name, parts in _all_parts().items():
-        path = specs / name
-        new = _render(path, parts)
-        if not path.exists() or path.read_text() != new:
-            path.write_text(new)
-            changed.append(name)
-    return changed
+def empty_parts(text: str) -> str:
+    """`text` with the bodies of its generated parts removed (to compare what is written by hand)."""
+    return PART.sub(lambda m: m.group(1) + m.group(4), text)

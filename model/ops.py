@@ -35,11 +35,19 @@ bits, ``unsigned long`` (status, PFN, totalram, backdoor result) is 64 bits.
 Arithmetic (add/sub/mul/udiv) is only ever applied to 32-bit values by the
 driver, so ``add``/``sub``/``mul`` wrap modulo 2**32; ``trunc32`` is the C
 cast ``(u32)x`` of a 64-bit value, ``fits32(x)`` is ``x == (u32)x``.
+
+For the C interpreter (csource/), which runs any driver of the family: the
+64-bit arithmetic ``add64``/``sub64``/``mul64``, ``urem``, the bitwise
+``band``/``bor``/``bxor`` (any width), the signed comparisons
+``slt32``/``sle32``/``slt64``/``sle64`` (two's complement values of that
+width) and the sign extension ``sext64`` (of a 32-bit value).
 """
 from __future__ import annotations
 
 M32 = 0xFFFFFFFF
 M64 = 0xFFFFFFFFFFFFFFFF
+S32 = 0x80000000  # sign bits: (a ^ S) orders two's complement values as unsigned ones
+S64 = 0x8000000000000000
 
 
 class SymbolicBranch(Exception):
@@ -102,6 +110,17 @@ class ConcreteOps:
         d["sub"] = lambda a, b: (a - b) & M32
         d["mul"] = lambda a, b: (a * b) & M32
         d["udiv"] = lambda a, b: a // b  # b == 0 is undefined in C; raises here
+        d["urem"] = lambda a, b: a % b
+        d["add64"] = lambda a, b: (a + b) & M64
+        d["sub64"] = lambda a, b: (a - b) & M64
+        d["mul64"] = lambda a, b: (a * b) & M64
+        d["band"] = lambda a, b: a & b
+        d["bor"] = lambda a, b: a | b
+        d["bxor"] = lambda a, b: a ^ b
+        d["slt32"] = lambda a, b: (a ^ S32) < (b ^ S32)
+        d["sle32"] = lambda a, b: (a ^ S32) <= (b ^ S32)
+        d["slt64"] = lambda a, b: (a ^ S64) < (b ^ S64)
+        d["sle64"] = lambda a, b: (a ^ S64) <= (b ^ S64)
         d["ult"] = lambda a, b: a < b
         d["ule"] = lambda a, b: a <= b
         d["ugt"] = lambda a, b: a > b
@@ -117,6 +136,7 @@ class ConcreteOps:
         d["cond"] = lambda c: c
         d["trunc32"] = lambda x: x & M32
         d["zext64"] = lambda x: x
+        d["sext64"] = lambda x: ((x ^ S32) - S32) & M64
         d["fits32"] = lambda x: x <= M32
         d["as_int"] = lambda x: x  # concrete value of a term (identity here)
         d["k"] = Consts(self)
@@ -187,6 +207,22 @@ class Z3Ops:
     def udiv(self, a, b):
         return self.z3.UDiv(a, b)
 
+    def urem(self, a, b):
+        return self.z3.URem(a, b)
+
+    add64 = add
+    sub64 = sub
+    mul64 = mul
+
+    def band(self, a, b):
+        return a & b
+
+    def bor(self, a, b):
+        return a | b
+
+    def bxor(self, a, b):
+        return a ^ b
+
     # -- comparisons -------------------------------------------------------------
     def ult(self, a, b):
         return self.z3.ULT(a, b)
@@ -205,6 +241,15 @@ class Z3Ops:
 
     def ne(self, a, b):
         return a != b
+
+    def slt32(self, a, b):
+        return a < b  # Z3's < on bit-vectors is signed
+
+    def sle32(self, a, b):
+        return a <= b
+
+    slt64 = slt32
+    sle64 = sle32
 
     # -- selection and logic -----------------------------------------------------
     def ite(self, c, a, b):
@@ -231,6 +276,9 @@ class Z3Ops:
 
     def zext64(self, x):
         return self.z3.ZeroExt(32, x) if x.size() < 64 else x
+
+    def sext64(self, x):
+        return self.z3.SignExt(32, x) if x.size() < 64 else x
 
     def fits32(self, x):
         if x.size() <= 32:

@@ -19,6 +19,11 @@ Step semantics (module load/unload as the kernel does it):
 The run ends with ``ACCOUNT``. If the driver would loop forever (allocating
 pages with PFNs >= 2**32, which vmballoon_reserve_page neither keeps nor
 frees), the prediction stops at ``max_events`` with ``hung=True`` and no ACCOUNT.
+
+The driver's behaviour comes from a *driver* object (``SpecDriver``: the
+spec's algorithm, the default); the C front end (csource/) supplies another,
+the interpreted C of a driver source, so both predict through this one step
+loop.
 """
 from __future__ import annotations
 
@@ -58,10 +63,11 @@ class Prediction:
     events: list
     snapshots: list[Snapshot] = field(default_factory=list)
     account: tuple | None = None
-    balloon: Balloon | None = None
+    balloon: Balloon | None = None  # the spec's state (None when the driver is not the spec)
     env: Environment | None = None
     hung: bool = False
     stopped: bool = False  # stopped early at stop_at
+    driver: object = None
 
     def snapshot_for(self, event_index: int) -> Snapshot | None:
         """The last step-boundary snapshot at or before ``event_index``."""
@@ -74,16 +80,47 @@ class Prediction:
         return best
 
 
-def _snapshot(env: Environment, b: Balloon, idx: int, kind: str, cycle: int) -> Snapshot:
+class SpecDriver:
+    """The spec's algorithm as the driver behaviour predict() runs: the
+    driver's static state (a state.Balloon) and the C entry points, each
+    taking the environment."""
+
+    environment = Environment  # the environment class a prediction builds
+
+    def __init__(self, interpreted: bool = False) -> None:
+        self.A = _interpreted if interpreted else concrete_algorithm()
+        self.balloon = Balloon(CONCRETE)
+
+    def reload(self) -> None:
+        """A fresh module load: the statics start zeroed."""
+        self.balloon = Balloon(CONCRETE)
+
+    def init(self, env, debugfs: bool) -> int:
+        return self.A.init(CONCRETE, self.balloon, env, debugfs=debugfs)
+
+    def work(self, env) -> None:
+        self.A.work(CONCRETE, self.balloon, env)
+
+    def exit(self, env, debugfs: bool) -> None:
+        self.A.exit(CONCRETE, self.balloon, env, debugfs=debugfs)
+
+    def debugfs_text(self, env) -> str:
+        return D.show(self.balloon)
+
+    def summary(self) -> dict:
+        return self.balloon.summary()
+
+
+def _snapshot(env: Environment, driver, idx: int, kind: str, cycle: int) -> Snapshot:
     h = env.host
-    return Snapshot(len(env.events), idx, kind, cycle, b.summary(), env.kernel.summary(),
+    return Snapshot(len(env.events), idx, kind, cycle, driver.summary(), env.kernel.summary(),
                     {"target": h.target, "reset_pending": h.reset_pending, "locked": len(h.locked),
                      "totalram": env.totalram})
 
 
 def predict(scenario: Scenario, *, debugfs: bool = True, max_events: int = DEFAULT_MAX_EVENTS,
             stop_at: int | None = None, interpreted: bool = False, register_bits: int = 32,
-            statics_survive_reload: bool = True) -> Prediction:
+            statics_survive_reload: bool = True, driver=None) -> Prediction:
     """Predict the trace of the seed driver under ``scenario``.
 
     ``debugfs``: the build has CONFIG_DEBUG_FS (no DEBUGFS_* events otherwise).
@@ -93,14 +130,14 @@ def predict(scenario: Scenario, *, debugfs: bool = True, max_events: int = DEFAU
     specialized (inlined, same source) form: slower, for cross-checking.
     ``register_bits``: the width of the host's reply registers: 32 (eax/ebx,
     both backends); 64 models a host that writes rax/rbx whole.
-    ``statics_survive_reload``: see the module doc (True: userspace harness)."""
-    ops = CONCRETE
-    A = _interpreted if interpreted else concrete_algorithm()
+    ``statics_survive_reload``: see the module doc (True: userspace harness).
+    ``driver``: the driver behaviour (default: ``SpecDriver(interpreted)``)."""
+    if driver is None:
+        driver = SpecDriver(interpreted)
     events = StoppingList(stop_at) if stop_at is not None else []
-    env = Environment(scenario, max_events=max_events, events=events, register_bits=register_bits)
+    env = driver.environment(scenario, max_events=max_events, events=events, register_bits=register_bits)
     kernel = env.kernel
-    b = Balloon(ops)
-    pred = Prediction(events=events, balloon=b, env=env)
+    pred = Prediction(events=events, balloon=getattr(driver, "balloon", None), env=env, driver=driver)
     cycle = 0
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the trace is millions of tuples; no cycles are created
@@ -108,27 +145,28 @@ def predict(scenario: Scenario, *, debugfs: bool = True, max_events: int = DEFAU
         for idx, step in enumerate(scenario.steps):
             kind = step.kind
             env.begin_step(idx)
-            pred.snapshots.append(_snapshot(env, b, idx, kind, cycle))
+            pred.snapshots.append(_snapshot(env, driver, idx, kind, cycle))
             events.append((STEP, idx, STEP_KINDS[kind], step.arg, 0, 0, 0))
             if kind == "cycle":
                 if kernel.work_pending:
                     kernel.work_pending = False
                     cycle += 1
                     events.append(_WORK_RUN_EVENT)
-                    A.work(ops, b, env)
+                    driver.work(env)
             elif kind == "init":
                 if not kernel.module_loaded:
                     if not statics_survive_reload:
-                        b = pred.balloon = Balloon(ops)
-                    rc = A.init(ops, b, env, debugfs=debugfs)
+                        driver.reload()
+                        pred.balloon = getattr(driver, "balloon", None)
+                    rc = driver.init(env, debugfs)
                     events.append((INIT, rc & M64, 0, 0, 0, 0, 0))
                     kernel.module_loaded = rc == 0
             elif kind == "debugfs":
                 if kernel.debugfs_present:
-                    events.append((DEBUGFS_READ, D.show(b), 0, 0, 0, 0, 0))
+                    events.append((DEBUGFS_READ, driver.debugfs_text(env), 0, 0, 0, 0, 0))
             elif kind == "exit":
                 if kernel.module_loaded:
-                    A.exit(ops, b, env, debugfs=debugfs)
+                    driver.exit(env, debugfs)
                     events.append((EXIT, 0, 0, 0, 0, 0, 0))
                     kernel.module_loaded = False
             elif kind == "set_target":
@@ -137,7 +175,7 @@ def predict(scenario: Scenario, *, debugfs: bool = True, max_events: int = DEFAU
                 env.host.host_reset()
             elif kind == "set_totalram":
                 env.totalram = step.arg
-        pred.snapshots.append(_snapshot(env, b, -1, "end", cycle))
+        pred.snapshots.append(_snapshot(env, driver, -1, "end", cycle))
         pred.account = env.account()
         events.append((ACCOUNT, *pred.account))
     except ModelLimitExceeded:

@@ -120,54 +120,133 @@ class ScriptedHost:
         self.reset_pending = True
 
 
+# -- the host's state machine, as data ---------------------------------------------------
+# StrictHost runs these rows and specs/protocol.md draws them (balloonspec/docs):
+# one table, so the diagram cannot drift from the host the tests use.
+HOST_STATES = {
+    "not started": "no START has succeeded yet",
+    "started": "a START succeeded and no reset happened since",
+    "reset pending": "the host forgot the guest (its locks too) and waits for START",
+}
+INITIAL_STATE = "not started"
+OTHER = "other"  # a command outside v2
+HOST_RESET = "host reset"  # the host's own move (no command, no reply)
+
+# guard name -> predicate over (host, argument)
+GUARDS = {
+    "": lambda h, arg: True,
+    "v = 2": lambda h, arg: arg == C.VMW_BALLOON_PROTOCOL_VERSION,
+    "v != 2": lambda h, arg: arg != C.VMW_BALLOON_PROTOCOL_VERSION,
+    "ppn locked": lambda h, arg: arg in h.locked,
+    "ppn not locked": lambda h, arg: arg not in h.locked,
+}
+
+
+def _forget(h, arg):
+    h.locked.clear()
+    h.guest_id = None
+
+
+# effect name -> what it does to the host's data (the state name is the row's `next`)
+EFFECTS = {
+    "": lambda h, arg: None,
+    "forget locks and guest id": _forget,
+    "guest id = t": lambda h, arg: setattr(h, "guest_id", arg),
+    "lock ppn": lambda h, arg: h.locked.add(arg),
+    "unlock ppn": lambda h, arg: h.locked.discard(arg),
+}
+
+
+@dataclass(frozen=True)
+class Transition:
+    """In ``state``, ``command`` (a COMMANDS name, OTHER or HOST_RESET) whose
+    argument satisfies ``guard`` is answered ``status`` (a STATUS name; None for
+    the host's own move), with ``result`` in ebx ("target" or 0), applies
+    ``effect`` and moves to ``next``."""
+
+    state: str
+    command: str
+    guard: str
+    status: str | None
+    next: str
+    effect: str = ""
+    result: str = ""
+
+
+def _rows() -> tuple[Transition, ...]:
+    T = Transition
+    rows = []
+    for st in HOST_STATES:
+        rows += [T(st, "START", "v = 2", "SUCCESS", "started", "forget locks and guest id"),
+                 T(st, "START", "v != 2", "ERROR_CMD_INVALID", st),
+                 T(st, OTHER, "", "ERROR_CMD_INVALID", st)]
+        if st != "started":
+            rows += [T(st, cmd, "", "ERROR_RESET", st) for cmd in ("GUEST_ID", "GET_TARGET", "LOCK", "UNLOCK")]
+    rows += [
+        T("started", "GUEST_ID", "", "SUCCESS", "started", "guest id = t"),
+        T("started", "GET_TARGET", "", "SUCCESS", "started", result="target"),
+        T("started", "LOCK", "ppn not locked", "SUCCESS", "started", "lock ppn"),
+        T("started", "LOCK", "ppn locked", "ERROR_PPN_LOCKED", "started"),
+        T("started", "UNLOCK", "ppn locked", "SUCCESS", "started", "unlock ppn"),
+        T("started", "UNLOCK", "ppn not locked", "ERROR_PPN_UNLOCKED", "started"),
+        T("started", HOST_RESET, "", None, "reset pending", "forget locks and guest id"),
+        T("reset pending", HOST_RESET, "", None, "reset pending"),
+        T("not started", HOST_RESET, "", None, "not started"),
+    ]
+    return tuple(rows)
+
+
+TRANSITIONS = _rows()
+
+# Refusals a host may answer at its own discretion in the started state
+# (nothing changes); StrictHost never gives them, scenarios inject them with
+# host rules (specs/trace.md). Every STATUS appears in TRANSITIONS or here.
+REFUSALS = {
+    "START": ("ERROR_BUSY", "FAILURE"),
+    "GUEST_ID": ("ERROR_BUSY", "FAILURE"),
+    "GET_TARGET": ("ERROR_BUSY", "FAILURE"),
+    "LOCK": ("ERROR_PPN_INVALID", "ERROR_PPN_PINNED", "ERROR_PPN_NOTNEEDED", "ERROR_BUSY", "FAILURE"),
+    "UNLOCK": ("ERROR_PPN_INVALID", "ERROR_PPN_PINNED", "ERROR_BUSY", "FAILURE"),
+}
+STATUS_CODE = {name: code for code, (name, _) in STATUS.items()}
+COMMAND_NAME = {code: name for code, (name, _, _) in COMMANDS.items()}
+
+
 @dataclass
 class StrictHost:
     """The protocol's state machine as a strict host enforces it (specs/protocol.md).
 
-    State: started, guest_id (announced type or None), locked PPNs, target,
-    reset_pending. ``call(cmd, arg) -> (status, result)``:
-
-    * START(v): v != PROTOCOL_VERSION -> ERROR_CMD_INVALID; else SUCCESS:
-      started, reset cleared, locks and guest id forgotten.
-    * any other command before START or while a reset is pending -> ERROR_RESET.
-    * GUEST_ID(t): SUCCESS, guest_id = t.
-    * GET_TARGET(limit): SUCCESS, result = target.
-    * LOCK(ppn): already locked -> ERROR_PPN_LOCKED; else SUCCESS, locked.
-    * UNLOCK(ppn): not locked -> ERROR_PPN_UNLOCKED; else SUCCESS, unlocked.
-    * unknown command -> ERROR_CMD_INVALID.
+    It runs TRANSITIONS: the first row for the current state, the command's
+    name and a guard the argument satisfies answers the call. State: ``state``
+    (a HOST_STATES name), guest_id (announced type or None), locked PPNs,
+    target. ``call(cmd, arg) -> (status, result)``; ``host_reset()`` is the
+    host's own move.
     """
 
     target: int = 0
-    started: bool = False
+    state: str = INITIAL_STATE
     guest_id: int | None = None
-    reset_pending: bool = False
     locked: set = field(default_factory=set)
 
+    @property
+    def started(self) -> bool:
+        return self.state != INITIAL_STATE
+
+    @property
+    def reset_pending(self) -> bool:
+        return self.state == "reset pending"
+
+    def _fire(self, command: str, arg: int) -> Transition:
+        for t in TRANSITIONS:
+            if t.state == self.state and t.command == command and GUARDS[t.guard](self, arg):
+                EFFECTS[t.effect](self, arg)
+                self.state = t.next
+                return t
+        raise ValueError(f"no transition for {command} in state {self.state!r}")
+
     def call(self, cmd: int, arg: int) -> tuple[int, int]:
-        if cmd == CMD_START:
-            if arg != C.VMW_BALLOON_PROTOCOL_VERSION:
-                return ERROR_CMD_INVALID, 0
-            self.started, self.reset_pending, self.guest_id = True, False, None
-            self.locked.clear()
-            return SUCCESS, 0
-        if cmd not in COMMANDS:
-            return ERROR_CMD_INVALID, 0
-        if not self.started or self.reset_pending:
-            return ERROR_RESET, 0
-        if cmd == CMD_GUEST_ID:
-            self.guest_id = arg
-            return SUCCESS, 0
-        if cmd == CMD_GET_TARGET:
-            return SUCCESS, self.target
-        if cmd == CMD_LOCK:
-            if arg in self.locked:
-                return ERROR_PPN_LOCKED, 0
-            self.locked.add(arg)
-            return SUCCESS, 0
-        if arg not in self.locked:  # UNLOCK
-            return ERROR_PPN_UNLOCKED, 0
-        self.locked.discard(arg)
-        return SUCCESS, 0
+        t = self._fire(COMMAND_NAME.get(cmd, OTHER), arg)
+        return STATUS_CODE[t.status], (self.target if t.result == "target" else 0)
 
     def host_reset(self) -> None:
-        self.reset_pending = True
+        self._fire(HOST_RESET, 0)

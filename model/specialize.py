@@ -24,9 +24,12 @@ import inspect
 import types
 
 from . import algorithm
-from .ops import CONCRETE, M32
+from .ops import CONCRETE, M32, M64, S32, S64
 
 _BIN = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult}
+_BIN64 = {"add64": ast.Add, "sub64": ast.Sub, "mul64": ast.Mult}
+_BITS = {"band": ast.BitAnd, "bor": ast.BitOr, "bxor": ast.BitXor, "urem": ast.Mod}
+_SCMP = {"slt32": (ast.Lt, S32), "sle32": (ast.LtE, S32), "slt64": (ast.Lt, S64), "sle64": (ast.LtE, S64)}
 _CMP = {"ult": ast.Lt, "ule": ast.LtE, "ugt": ast.Gt, "uge": ast.GtE, "eq": ast.Eq, "ne": ast.NotEq}
 _LIST_METHOD = {"list_add": "append", "list_take": "pop"}
 
@@ -53,8 +56,19 @@ class _Inline(ast.NodeTransformer):
         op, a = f.attr, node.args
         if op in _BIN:
             return ast.BinOp(ast.BinOp(a[0], _BIN[op](), a[1]), ast.BitAnd(), _const(M32))
+        if op in _BIN64:
+            return ast.BinOp(ast.BinOp(a[0], _BIN64[op](), a[1]), ast.BitAnd(), _const(M64))
+        if op in _BITS:
+            return ast.BinOp(a[0], _BITS[op](), a[1])
         if op in _CMP:
             return ast.Compare(a[0], [_CMP[op]()], [a[1]])
+        if op in _SCMP:
+            cmp, sign = _SCMP[op]
+            return ast.Compare(ast.BinOp(a[0], ast.BitXor(), _const(sign)), [cmp()],
+                               [ast.BinOp(a[1], ast.BitXor(), _const(sign))])
+        if op == "sext64":
+            return ast.BinOp(ast.BinOp(ast.BinOp(a[0], ast.BitXor(), _const(S32)), ast.Sub(), _const(S32)),
+                             ast.BitAnd(), _const(M64))
         if op == "udiv":
             return ast.BinOp(a[0], ast.FloorDiv(), a[1])
         if op in ("cond", "zext64", "as_int"):

@@ -32,7 +32,7 @@ def test_seed_conforms_with_json_and_junit(tmp_path, few_vectors):
     assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["verdict"] == "pass"
-    assert report["totals"] == {"vectors": 4, "passed": 4, "failed": 0, "errors": 0}
+    assert report["totals"] == {"vectors": 4, "run": 4, "passed": 4, "failed": 0, "errors": 0, "not_run": 0}
     assert {x["id"] for x in report["results"]} == {p.stem for p in few_vectors.glob("*.json")}
     suite = ET.parse(tmp_path / "r.xml").getroot()
     assert suite.get("tests") == "4" and suite.get("failures") == "0"

@@ -43,3 +43,21 @@ def test_strict_host_state_machine():
     h.host_reset()
     assert h.call(CMD_UNLOCK, 8) == (7, 0)
     assert h.call(CMD_START, 2) == (0, 0) and h.locked == set() and h.guest_id is None
+
+
+def test_transition_table_is_complete_and_deterministic():
+    """Every state answers every command (and the host's reset) for every argument
+    with exactly one row, and every status is either a transition or a refusal."""
+    from balloonspec.model.protocol import (GUARDS, HOST_RESET, HOST_STATES, OTHER, REFUSALS, TRANSITIONS)
+
+    host = StrictHost()
+    host.locked = {7}
+    for state in HOST_STATES:
+        for command in [*(n for n, _, _ in COMMANDS.values()), OTHER, HOST_RESET]:
+            for arg in (2, 3, 7, 8):
+                rows = [t for t in TRANSITIONS
+                        if t.state == state and t.command == command and GUARDS[t.guard](host, arg)]
+                assert len(rows) == 1, (state, command, arg, rows)
+                assert rows[0].next in HOST_STATES
+    named = {t.status for t in TRANSITIONS} | {s for ss in REFUSALS.values() for s in ss}
+    assert named - {None} == {name for name, _ in STATUS.values()}

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from balloonspec import SEED_DRIVER
-from balloonspec.driver import build, trace, userspace
+from balloonspec.driver import build, userspace
+from balloonspec.model import trace
 from balloonspec.model.trace import Kind
 
 START, GET_TARGET, LOCK, UNLOCK, GUEST_ID = range(5)

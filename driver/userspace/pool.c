@@ -3,11 +3,11 @@
  * everything the harness knows about a page lives outside struct page, so a
  * freed page can be poisoned for ASan while its state stays readable.
  */
-#include <linux/mm.h>
-
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#include <linux/mm.h>
 
 #include "harness.h"
 #include "trace.h"
@@ -30,6 +30,7 @@ static struct page *pages;
 static uint64_t *pfns;
 static uint32_t *lock_epoch;	/* locked iff equal to `epoch` */
 static uint8_t *state;
+static uint32_t *refs;		/* references (get_page/put_page) */
 static uint32_t n_pages;
 static uint32_t epoch = 1;	/* a successful START starts a new one */
 
@@ -58,6 +59,7 @@ void bs_pool_init(void)
 	pfns = reserve(POOL_CAP * sizeof(*pfns));
 	lock_epoch = reserve(POOL_CAP * sizeof(*lock_epoch));
 	state = reserve(POOL_CAP * sizeof(*state));
+	refs = reserve(POOL_CAP * sizeof(*refs));
 	seq_page = reserve(POOL_CAP * sizeof(*seq_page));
 }
 
@@ -147,6 +149,7 @@ struct page *alloc_page(gfp_t gfp_mask)
 	n_allocated++;
 	pfns[i] = pfn;
 	state[i] = PAGE_HELD;
+	refs[i] = 1;
 	bs_emit(BS_EV_ALLOC, gfp_mask, 1, pfn, 0, 0, 0);
 	return &pages[i];
 }
@@ -162,7 +165,9 @@ static int64_t index_of(const struct page *page)
 	return off / sizeof(*page);
 }
 
-void __free_page(struct page *page)
+/* Drop one reference; the last one gives the page back (a FREE event). A
+ * page already given back, or not from the pool, is a bad free. */
+static void put_ref(struct page *page)
 {
 	int64_t i = index_of(page);
 
@@ -176,10 +181,45 @@ void __free_page(struct page *page)
 		bs_emit(BS_EV_FREE, pfns[i], FREE_DOUBLE, 0, 0, 0, 0);
 		return;
 	}
+	if (--refs[i])
+		return;
 	state[i] = PAGE_FREED;
 	n_freed++;
 	POISON(&pages[i], sizeof(pages[i]));
 	bs_emit(BS_EV_FREE, pfns[i], FREE_OK, 0, 0, 0, 0);
+}
+
+void __free_page(struct page *page)
+{
+	put_ref(page);
+}
+
+void put_page(struct page *page)
+{
+	put_ref(page);
+}
+
+void get_page(struct page *page)
+{
+	int64_t i = index_of(page);
+
+	if (i >= 0 && state[i] == PAGE_HELD)
+		refs[i]++;
+}
+
+int page_count(const struct page *page)
+{
+	int64_t i = index_of(page);
+
+	return i < 0 || state[i] != PAGE_HELD ? 0 : (int)refs[i];
+}
+
+/* The page with this PFN (the newest, if the scenario gave a PFN twice). */
+struct page *pfn_to_page(unsigned long pfn)
+{
+	int64_t i = lookup(pfn);
+
+	return i < 0 ? NULL : &pages[i];
 }
 
 /* Arithmetic in the kernel, so valid for any page, freed or not. */

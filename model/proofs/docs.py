@@ -1,8 +1,10 @@
 """specs/invariants.md and specs/findings.md, generated from the catalogue.
 
 `render_invariants_md()` / `render_findings_md()` return the files' text;
-`write()` writes them; `stale()` lists those that differ from what is on disk
-(tests/test_proofs.py fails on a stale file). The outcome column is each
+their `<!-- generated:... -->` parts (trace links, figures) are filled by
+`balloonspec docs` (balloonspec/docs), which writes both files and checks
+them whole. `stale()` lists those whose catalogue text differs from what is
+on disk (tests/test_proofs.py fails on a stale file). The outcome column is each
 invariant's *expected* outcome on the seed, which `balloonspec prove` checks
 (and the test suite runs): the documents never hold run-dependent times.
 """
@@ -148,6 +150,8 @@ def render_invariants_md() -> str:
         out.append(f"- Method: {inv.method}; outcome on the seed: **{inv.expected}**.")
         if inv.c_refs:
             out.append(f"- C: {inv.cite()}.")
+        # filled by `balloonspec docs` (balloonspec/docs: decisions and vectors of the C lines)
+        out.append(f"<!-- generated:inv-trace:{inv.id} -->\n<!-- end:inv-trace:{inv.id} -->")
         if inv.witness:
             out.append(f"- Witness: `{inv.witness}` (findings.md, {inv.finding}).")
         if inv.prose:
@@ -258,6 +262,8 @@ def render_findings_md() -> str:
     for fid, title, sev, wits, why in FINDINGS:
         out.append(f"## {fid}\n\n**{title}** (severity: {sev}).\n")
         out.append(" ".join(why.split()) + "\n")
+        # filled by `balloonspec docs` (balloonspec/docs: C decisions, vectors, the finding's figure)
+        out.append(f"<!-- generated:finding-trace:{fid} -->\n<!-- end:finding-trace:{fid} -->\n")
         for w in wits:
             wt = WITNESSES[w]
             sc = wt.scenario()
@@ -272,18 +278,17 @@ def render_findings_md() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def write() -> None:
-    INVARIANTS_MD.write_text(render_invariants_md())
-    FINDINGS_MD.write_text(render_findings_md())
-
-
 def stale() -> list[str]:
+    """The files whose text differs from the catalogue's, ignoring the bodies of their
+    generated parts (which `balloonspec docs` fills and checks)."""
+    from ..docs import empty_parts
+
     out = []
     for path, render in ((INVARIANTS_MD, render_invariants_md), (FINDINGS_MD, render_findings_md)):
-        if not path.exists() or path.read_text() != render():
+        if not path.exists() or empty_parts(path.read_text()) != empty_parts(render()):
             out.append(str(path))
     return out
 
 
 if __name__ == "__main__":
-    write()
+    raise SystemExit("run `balloonspec docs` (it writes these files with their generated parts)")

@@ -9,5 +9,7 @@ struct dentry *debugfs_create_file(const char *name, umode_t mode,
 				   struct dentry *parent, void *data,
 				   const struct file_operations *fops);
 void debugfs_remove(struct dentry *dentry);
+/* A file has nothing below it: the same as debugfs_remove. */
+#define debugfs_remove_recursive(dentry) debugfs_remove(dentry)
 
 #endif

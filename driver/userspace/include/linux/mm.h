@@ -5,39 +5,33 @@
 #include <linux/types.h>
 #include <linux/kernel.h>
 #include <linux/list.h>
+#include <linux/gfp.h>
+#include <linux/slab.h>
+#include <asm/page.h>
 
-/* GFP bits of Linux 6.1 (include/linux/gfp_types.h). */
-#define __GFP_DMA		((__force gfp_t)0x01u)
-#define __GFP_HIGHMEM		((__force gfp_t)0x02u)
-#define __GFP_DMA32		((__force gfp_t)0x04u)
-#define __GFP_MOVABLE		((__force gfp_t)0x08u)
-#define __GFP_HIGH		((__force gfp_t)0x20u)
-#define __GFP_IO		((__force gfp_t)0x40u)
-#define __GFP_FS		((__force gfp_t)0x80u)
-#define __GFP_ZERO		((__force gfp_t)0x100u)
-#define __GFP_DIRECT_RECLAIM	((__force gfp_t)0x400u)
-#define __GFP_KSWAPD_RECLAIM	((__force gfp_t)0x800u)
-#define __GFP_NOWARN		((__force gfp_t)0x2000u)
-#define __GFP_RETRY_MAYFAIL	((__force gfp_t)0x4000u)
-#define __GFP_NOFAIL		((__force gfp_t)0x8000u)
-#define __GFP_NORETRY		((__force gfp_t)0x10000u)
-#define __GFP_HARDWALL		((__force gfp_t)0x100000u)
-#define __GFP_RECLAIM	(__GFP_DIRECT_RECLAIM | __GFP_KSWAPD_RECLAIM)
-
-#define GFP_ATOMIC	(__GFP_HIGH | __GFP_KSWAPD_RECLAIM)
-#define GFP_KERNEL	(__GFP_RECLAIM | __GFP_IO | __GFP_FS)
-#define GFP_NOWAIT	(__GFP_KSWAPD_RECLAIM)
-#define GFP_USER	(__GFP_RECLAIM | __GFP_IO | __GFP_FS | __GFP_HARDWALL)
-#define GFP_HIGHUSER	(GFP_USER | __GFP_HIGHMEM)
-
-/* Only lru is the driver's to use; 16 bytes keeps poisoning exact. */
+/* Only lru (and private) are the driver's to use; the harness keeps
+ * everything else about a page outside it, so poisoning stays exact. */
 struct page {
 	struct list_head lru;
+	unsigned long private;
 };
 
-struct page *alloc_page(gfp_t gfp_mask);
-void __free_page(struct page *page);
 unsigned long page_to_pfn(const struct page *page);
+/* The page the harness handed out with this PFN, or NULL. */
+struct page *pfn_to_page(unsigned long pfn);
 void si_meminfo(struct sysinfo *val);
+
+#define page_to_phys(page) ((phys_addr_t)page_to_pfn(page) << PAGE_SHIFT)
+#define set_page_private(page, v) ((page)->private = (v))
+#define page_private(page) ((page)->private)
+/* x86-64 has no highmem zone. */
+#define PageHighMem(page) 0
+
+/* Reference counts as in the kernel: a page returns to the allocator (a FREE
+ * event) when its last reference goes; alloc_page gives one reference. */
+void get_page(struct page *page);
+void put_page(struct page *page);
+int page_count(const struct page *page);
+#define page_ref_count(page) page_count(page)
 
 #endif

@@ -1,0 +1,2 @@
+/* __stringify lives in compiler.h here. */
+#include <linux/compiler.h>
