@@ -36,6 +36,7 @@ PAGES = [
     ("traceability.md", "Every C function and decision against spec, invariants, vectors and findings"),
     ("trace.md", "The observable-trace contract and the scenario script"),
     ("vectors.md", "The vector format"),
+    ("refinement.md", "How a driver's C is proved to refine the spec, segment by segment, or shown to differ"),
 ]
 FIGURES_DIR = "figures"
 
@@ -45,6 +46,13 @@ class Context:
 
     def __init__(self, progress=lambda msg: None):
         self.progress = progress
+
+    @cached_property
+    def refinement_seed(self) -> str:
+        from balloonspec.refine.docs import seed_part
+
+        self.progress("refinement: the seed's segments and coupling")
+        return seed_part()
 
     @cached_property
     def matrix(self):
@@ -91,6 +99,8 @@ def resolve(name: str, ctx: Context) -> str:
         return figures.embed(figures.FIGURES[arg])
     if name == "pages":
         return _pages_part()
+    if name == "refinement-seed":
+        return ctx.refinement_seed
     raise KeyError(f"unknown generated part {name!r}")
 
 
