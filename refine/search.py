@@ -61,7 +61,7 @@ def _behaviours():
     yield "refused", (HostRule(cmd=C.VMW_BALLOON_CMD_LOCK, status=ppn_pinned, nth=1, count=20),), (), ()
     yield "nosleep-fail", (), (AllocRule(gfp=C.VMW_PAGE_ALLOC_NOSLEEP, nth=2, count=3),), ()
     yield "sleep-fail", (), (AllocRule(gfp=C.VMW_PAGE_ALLOC_NOSLEEP, nth=1, count=10**6),
-                             AllocRule(gfp=C.VMW_PAGE_ALLOC_CANSLEEP, nth=2, count=2)), ()
+                             AllocRule(gfp=C.VMW_PAGE_ALLOC_CANSLEEP, nth=2, count=1)), ()
     yield "unlock-fail", (HostRule(cmd=C.VMW_BALLOON_CMD_UNLOCK, status=1, nth=2, count=1),), (), ()
     yield "reset", (), (), ("host_reset",)
     yield "notneeded", (HostRule(cmd=C.VMW_BALLOON_CMD_LOCK, status=C.VMW_BALLOON_ERROR_PPN_NOTNEEDED,

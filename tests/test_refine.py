@@ -10,7 +10,7 @@ import pytest
 
 from balloonspec import SEED_DRIVER
 from balloonspec.csource.compile import load
-from balloonspec.refine.search import search
+from balloonspec.refine.search import emit_and_replay, search
 from balloonspec.refine.segments import infer_and_check
 
 from mutants import MUTANTS
@@ -49,14 +49,20 @@ def test_the_inferred_coupling_relates_the_balloon_field_for_field(seed_result):
     assert not any("stats.timer" in c and "stats.free" in c for c in top)
 
 
-def test_a_mutant_that_differs_fails_a_segment_and_the_search_finds_a_witness(tmp_path):
+def test_the_search_finds_a_multi_cycle_witness_and_the_compiled_mutant_diverges_on_it(tmp_path):
     path = _mutant("arith-rate-alloc-halve", tmp_path)
-    segs, _ = infer_and_check(load(path))
-    assert any(s.status == "differs" for s in segs), [(s.id, s.status) for s in segs]
-    w = search(path, budget_s=300)
+    w = search(path, budget_s=600)
     assert w is not None, "no distinguishing scenario found"
     assert w.divergence and w.scenario.steps[0].kind == "init"
     assert sum(1 for s in w.scenario.steps if s.kind == "cycle") >= 2
+    emit_and_replay(w, path, tmp_path / "vectors")
+    assert w.vector is not None and w.vector.is_file()
+    assert '"balloonspec-vector/1"' in w.vector.read_text()
+    assert w.replayed, w.replay_text
+
+
+def test_the_seed_has_no_distinguishing_scenario_among_the_first_ones():
+    assert search(Path(SEED_DRIVER), budget_s=20) is None
 
 
 def test_the_equivalent_mutant_is_proved(tmp_path):
