@@ -108,10 +108,26 @@ def _add_mutate(sub):
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.mutation.commands", "cmd_mutate")(a))
 
 
+def _add_refine(sub):
+    p = sub.add_parser("refine", help="prove the driver's C refines the spec, segment by segment, or find a "
+                                      "distinguishing vector and replay it on the compiled build")
+    p.add_argument("--driver", metavar="SRC.c", help="driver source (default: the seed)")
+    p.add_argument("--json", metavar="FILE")
+    p.add_argument("--show-coupling", action="store_true", help="print the inferred coupling relation")
+    p.add_argument("--save-dir", metavar="DIR", default="balloonspec-refine",
+                   help="where a distinguishing vector is written (default: ./balloonspec-refine)")
+    p.add_argument("--search-budget", type=float, default=120.0, metavar="S",
+                   help="seconds the distinguishing search may take (default 120)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=lambda a: _lazy("balloonspec.refine.commands", "cmd_refine")(a))
+
+
 def _add_check(sub):
     p = sub.add_parser("check", help="the main job: prove, then conform the driver, one summary")
     p.add_argument("--driver", metavar="SRC.c", help="driver source (default: the seed)")
     p.add_argument("--json", metavar="FILE")
+    p.add_argument("--refine", action="store_true",
+                   help="also run the refinement checker (balloonspec refine) and show its verdict")
     _add_limits(p)
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_check")(a))
 
@@ -181,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="balloonspec", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_check, _add_prove, _add_conform, _add_compare, _add_vectors, _add_run, _add_interpret,
-                _add_crosscheck, _add_mutate, _add_bench, _add_setup, _add_setup_kernel, _add_docs, _add_spec_mutate):
+                _add_crosscheck, _add_refine, _add_mutate, _add_bench, _add_setup, _add_setup_kernel, _add_docs,
+                _add_spec_mutate):
         add(sub)
     return parser
 

@@ -217,6 +217,10 @@ def cmd_check(args) -> int:
                                    coverage=True, quiet=True, timeout=args.timeout,
                                    max_failures=args.max_failures)
     prove_code = exit_code(proofs)
+    refinement = None
+    if args.refine:  # opt-in: the refinement checker does not yet decide most non-equivalent builds quickly
+        print("== refine", flush=True)
+        refinement = _refinement(driver)
     rows = [
         ("invariants proved", sum(1 for i in proofs["invariants"] if i["status"] == "proved")),
         ("invariants bounded", sum(1 for i in proofs["invariants"] if i["status"] == "bounded")),
@@ -224,6 +228,7 @@ def cmd_check(args) -> int:
         ("proof outcomes as expected", f"{sum(1 for i in proofs['invariants'] if i['status'] == i['expected'])}"
                                        f"/{len(proofs['invariants'])} ({proofs['seconds']:.1f}s)"),
         ("conform", report.summary("")[1:]),
+        ("refinement", _refinement_row(refinement) if refinement else "not run (add --refine)"),
     ]
     cov = report.extra.get("coverage")
     if cov:
@@ -250,8 +255,31 @@ def cmd_check(args) -> int:
     print(summary)
     if args.json:
         Path(args.json).write_text(json.dumps({"verdict": verdict, "exit_code": code, "summary": summary,
-                                               "prove": proofs, "conform": report.to_json()}, indent=1) + "\n")
+                                               "prove": proofs, "conform": report.to_json(),
+                                               "refine": refinement}, indent=1) + "\n")
     return code
+
+
+def _refinement(driver: Path) -> dict:
+    """``balloonspec refine``'s verdict of the driver (its JSON; an error as verdict unknown)."""
+    from balloonspec.csource.errors import CFrontError
+    from balloonspec.refine.commands import decide
+
+    try:
+        return decide(driver)
+    except CFrontError as e:
+        return {"driver": str(driver), "verdict": "unknown", "error": str(e), "segments": [], "seconds": 0}
+
+
+def _refinement_row(r: dict) -> str:
+    segs = r.get("segments", [])
+    proved = sum(1 for s in segs if s["status"] == "proved")
+    text = f"{r['verdict']} ({proved}/{len(segs)} segments proved, {r.get('seconds', 0):.1f}s)"
+    if r.get("witness"):
+        text += f"; witness {r['witness']['vector']}"
+    if r.get("error"):
+        text += f"; {r['error']}"
+    return text
 
 
 # -- compare: how two builds differ ---------------------------------------------------------------

@@ -277,6 +277,7 @@ class FunctionLowering(ExpressionLowering):
         fn.block_lines = [b.line for b in self.blocks]
         fn.loops = self.loops
         fn.loop_heads = frozenset(lp.head for lp in self.loops)
+        fn.loop_bodies = frozenset(lp.body for lp in self.loops)
 
     def at_end(self) -> None:
         body = self.fd.body
@@ -431,7 +432,15 @@ class FunctionLowering(ExpressionLowering):
             self.jump(idx)
 
     def _loop(self, kind: str, n, head: int) -> None:
-        self.loops.append(Loop(self.name, kind, n.coord.line if n.coord else self.cline, head))
+        self.loops.append(Loop(self.name, kind, n.coord.line if n.coord else self.cline, head, head))
+
+    def _body(self) -> None:
+        """The body of a for/while loop starts a block of its own (the loop's
+        ``body``: where an iteration is entered, after the test held)."""
+        body = self.new_block()
+        self.jump(body)
+        self.start(body)
+        self.loops[-1].body = body
 
     def s_While(self, n) -> None:
         head, out = self.new_block(), self.new_block()
@@ -439,6 +448,7 @@ class FunctionLowering(ExpressionLowering):
         self._loop("while", n, head)
         c = self.cond_code(n.cond)
         self.emit(f"if not ops.cond({c}): return {out}")
+        self._body()
         self.breaks.append(out)
         self.continues.append(head)
         self.stmt(n.stmt)
@@ -476,6 +486,7 @@ class FunctionLowering(ExpressionLowering):
         if n.cond is not None:
             c = self.cond_code(n.cond)
             self.emit(f"if not ops.cond({c}): return {out}")
+        self._body()
         self.breaks.append(out)
         self.continues.append(step)
         self.stmt(n.stmt)

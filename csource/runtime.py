@@ -128,12 +128,15 @@ class FieldRef:
 @dataclass
 class Loop:
     """A C loop: its head block is a cut point (``for``/``while``: the test;
-    ``do``: the body's first block)."""
+    ``do``: the body's first block); ``body`` is the block where an
+    iteration is entered (``do``: the head; ``for``/``while``: the block
+    after the test, entered only when it held)."""
 
     function: str
     kind: str  # for | while | do
     line: int
     head: int
+    body: int = -1
 
 
 class CFunction:
@@ -147,6 +150,7 @@ class CFunction:
         self.block_lines: list[int] = []
         self.loops: list[Loop] = []
         self.loop_heads: frozenset = frozenset()
+        self.loop_bodies: frozenset = frozenset()  # blocks where an iteration is entered
 
     def __repr__(self) -> str:
         return f"<C function {self.name}>"
@@ -212,6 +216,11 @@ class Machine:
     def at_loop_head(self) -> bool:
         F = self.stack[-1] if self.stack else None
         return F is not None and F.func is not None and F.pc in F.func.loop_heads
+
+    def at_iteration(self) -> bool:
+        """About to run a loop's body (its test held)."""
+        F = self.stack[-1] if self.stack else None
+        return F is not None and F.func is not None and F.pc in F.func.loop_bodies
 
     # -- calls -------------------------------------------------------------------------------
     def call(self, F, fn, args, ret_slot, cont):

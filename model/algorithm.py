@@ -11,7 +11,23 @@ loop (model/specialize.py inlines it), a prover summarises it by the loop
 invariant registered under its name (model/proofs/loops.py), so both execute
 the runners written here:
 
-=====================  =====================  =========================================
+=====================  =====================  ================================================
+runner (loop name)     step function          C
+=====================  =====================  ================================================
+``inflate``            ``inflate_begin``      vmballoon_inflate: goal, rate, locals before the for
+("inflate")            ``inflate_attempt``    one pass of reserve_page's do/while body (one
+                                              alloc_page) and, when reserve_page returns, the rest
+                                              of inflate's for body and ``i++``; the test is the
+                                              for's ``i < goal``
+                       ``inflate_end``        inflate after the loop: rate_alloc increase
+``release_refused_``   ``release_refused_``   one iteration of vmballoon_release_refused_pages
+``pages`` ("release_   ``one``
+refused")
+``deflate``            ``deflate_begin``      vmballoon_deflate: goal = min(size - target, rate_free)
+("deflate")            ``deflate_release``    one iteration of deflate's list walk (release_page)
+                       ``deflate_end``        deflate after the loop: rate_free increase
+``pop`` ("pop")        ``pop_one``            one iteration of vmballoon_pop
+=====================  =====================  ================================================
 
 Which C function each function mirrors, and which part of it, is data:
 ``C_FUNCTIONS`` at the end of this module (specs/traceability.md is generated

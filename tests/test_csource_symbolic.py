@@ -1,5 +1,6 @@
 """The interpreter runs symbolically too: C functions explored with Z3
-(model/symbolic/'s path oracle deciding every ops.cond) give, on each
+(the engine of model/symbolic/, its path oracle deciding every ops.cond and
+its SymbolicEnv answering every call) give, on each
 path's solver model, the same outcome as the concrete interpretation with
 the model's inputs: same environment calls, same return value, same state.
 The second test starts a function, stops it at its loop head (a cut point)
@@ -104,8 +105,8 @@ def _outcome(M, b, ret, env_calls):
 
 
 def _symbolic_calls(env):
-    """SymbolicEnv's Call records in their compact form: ("backdoor", cmd, arg,
-    status, result), ("alloc", gfp, ok, pfn), ("free", pfn), ..."""
+    """The engine's Call records in the compact form ReplayEnv records
+    (("backdoor", cmd, arg, status, result), ("alloc", gfp, ok, pfn), ...)."""
     return [c.as_tuple() for c in env.calls]
 
 

@@ -38,6 +38,7 @@ PAGES = [
     ("vectors.md", "The vector format"),
     ("spec-mutation.md", "Spec mutants: what the proofs and the vectors catch, and the ones they accept"),
     ("history.md", "The published versions of the driver against the seed: builds, verdicts, findings, differences"),
+    ("refinement.md", "How a driver's C is proved to refine the spec, segment by segment, or shown to differ"),
 ]
 FIGURES_DIR = "figures"
 
@@ -54,6 +55,13 @@ class Context:
         from . import history
 
         return history.load(self.specs)
+
+    @cached_property
+    def refinement_seed(self) -> str:
+        from balloonspec.refine.docs import seed_part
+
+        self.progress("refinement: the seed's segments and coupling")
+        return seed_part()
 
     @cached_property
     def matrix(self):
@@ -104,6 +112,8 @@ def resolve(name: str, ctx: Context) -> str:
         return history.resolve(kind, arg, ctx.history)
     if name == "pages":
         return _pages_part()
+    if name == "refinement-seed":
+        return ctx.refinement_seed
     raise KeyError(f"unknown generated part {name!r}")
 
 

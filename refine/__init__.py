@@ -1,0 +1,1 @@
+"""Refinement of the spec by a driver source (see specs/refinement.md)."""
