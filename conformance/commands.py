@@ -306,9 +306,9 @@ def cmd_compare(args) -> int:
     def write_json(d) -> None:  # after every vector: an interrupted run keeps what it compared
         if not args.json:
             return
-        tmp = Path(args.json + ".tmp")
-        tmp.write_text(json.dumps(d.to_json(), indent=1) + "\n")
-        os.replace(tmp, args.json)
+        from balloonspec.conformance.report import write_json_atomic
+
+        write_json_atomic(args.json, d.to_json())
 
     d = diff_builds(a, b, vecs, extra_scenarios=extra, extra_kind="exploration", jobs=args.jobs or os.cpu_count() or 1,
                     timeout=args.timeout, progress=lambda msg: print(msg, file=sys.stderr, flush=True),

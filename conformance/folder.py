@@ -12,14 +12,12 @@ its exit code follows the same table as a single build's.
 """
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from balloonspec.conformance.report import EXIT_CODES
+from balloonspec.conformance.report import EXIT_CODES, write_json_atomic
 
 VERDICT_ORDER = ("pass", "fail", "error")
 MARKS = {"present": "yes", "gone": "-", "unknown": "?"}  # a finding's status in the matrix
@@ -61,9 +59,7 @@ class FolderReport:
     def write_json(self) -> None:
         if self.json_path is None:
             return
-        tmp = self.json_path.with_suffix(self.json_path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1) + "\n")
-        os.replace(tmp, self.json_path)
+        write_json_atomic(self.json_path, self.to_json())
 
 
 def worst(row: dict) -> str:

@@ -25,6 +25,15 @@ from xml.etree import ElementTree as ET
 
 from balloonspec.conformance.runner import VectorResult
 
+
+def write_json_atomic(path, data) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file: a run interrupted while
+    writing leaves the previous complete report, never a truncated one."""
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+
 EXIT_CODES = {"pass": 0, "fail": 1, "error": 2}
 
 
@@ -143,9 +152,7 @@ class Report:
     def write_json(self) -> None:
         if self.json_path is None:
             return
-        tmp = self.json_path.with_suffix(self.json_path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1) + "\n")
-        os.replace(tmp, self.json_path)
+        write_json_atomic(self.json_path, self.to_json())
 
     def write_junit(self, path: str) -> None:
         t = self.totals

@@ -60,6 +60,25 @@ REVIEW: dict[str, tuple[str, str]] = {
         "equivalent", "`++n_refused_pages >= MAX_REFUSED` as `==`: n_refused_pages is 0 at the start of every "
                       "cycle (REFUSED-EMPTY-AT-END) and grows by one per refused page, so it meets MAX_REFUSED "
                       "exactly before it could pass it (REFUSED-BOUND); the loop stops at the same page"),
+    "check_status:68:16:ROR:eq>ule": (
+        "equivalent", "`status == SUCCESS` as `status <= SUCCESS`: SUCCESS is 0 and status is unsigned, so both "
+                      "hold exactly when status is 0"),
+    "inflate_attempt:205:24:CRP:ERR_EIO-1": (
+        "equivalent", "reserve_page's error -EIO as -EIO-1: the error is only compared with 0 and with -ENOMEM "
+                      "(inflate's for body and inflate_end's `error == 0` test), and -6 differs from both as -5 "
+                      "does; it is never printed or sent"),
+    "inflate_attempt:211:24:CRP:ERR_EIO+1": (
+        "equivalent", "as the ERR_EIO-1 mutant: -4 differs from 0 and from -ENOMEM as -5 does"),
+    "inflate_attempt:233:24:ROR:ult>ne": (
+        "equivalent", "the for's `i < goal` as `i != goal`: the test runs only after `i++` in an iteration that "
+                      "began with i < goal (INFLATE-LOOP-INV), so i <= goal there and both tests agree"),
+    "pop_one:338:16:ROR:uge>eq": (
+        "equivalent", "`++count >= rate_free` as `==`: count starts at 0, grows by one and is reset when the test "
+                      "holds, rate_free does not change during pop and is at least RATE_FREE_MIN = 512 "
+                      "(RATE-FREE-BOUNDS), so count meets rate_free exactly before it could pass it"),
+    "work:376:22:ROR:ugt>ne": (
+        "equivalent", "`size > target` as `size != target` in the else branch of `size < target`: there "
+                      "size >= target, so the two tests agree"),
 }
 
 

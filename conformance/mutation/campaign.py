@@ -31,7 +31,6 @@ report, timings aside.
 """
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -42,6 +41,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+from balloonspec.conformance.report import write_json_atomic
 
 from .operators import Mutant
 from .tce import CompileError, signature
@@ -289,9 +290,7 @@ class Campaign:
         self._written = time.perf_counter()
         if self.json_path is None:
             return
-        tmp = self.json_path.with_suffix(self.json_path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1) + "\n")
-        os.replace(tmp, self.json_path)
+        write_json_atomic(self.json_path, self.to_json())
 
     # -- the phases ------------------------------------------------------------------------
     def run(self) -> dict:

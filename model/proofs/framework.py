@@ -26,6 +26,7 @@ from typing import Any, Callable
 import z3
 
 from ..symbolic import Path
+from ..symbolic.concretise import model_values
 
 STATUSES = ("proved", "bounded", "violated", "unknown", "vacuous", "error")
 
@@ -100,16 +101,7 @@ class Check:
 
 
 def _model_dict(m: z3.ModelRef) -> dict:
-    out = {}
-    for d in m.decls():
-        v = m[d]
-        if z3.is_bv_value(v):
-            out[d.name()] = v.as_long()
-        elif z3.is_true(v) or z3.is_false(v):
-            out[d.name()] = z3.is_true(v)
-        else:
-            out[d.name()] = str(v)
-    return dict(sorted(out.items()))
+    return dict(sorted(model_values(m, others_as_text=True).items()))
 
 
 def valid(claim, hyps: list, timeout_ms: int = 20000) -> Check:

@@ -42,7 +42,12 @@ def solve(condition, hard=(), minimize=()) -> dict | None:
             o.minimize(v)
     if o.check() != z3.sat:
         return None
-    m = o.model()
+    return model_values(o.model())
+
+
+def model_values(m: z3.ModelRef, others_as_text: bool = False) -> dict:
+    """A Z3 model as a dict by variable name, in the model's order: bit-vectors as ints,
+    Booleans as bools; other values (arrays, functions) left out, or as their text."""
     out = {}
     for d in m.decls():
         v = m[d]
@@ -50,6 +55,8 @@ def solve(condition, hard=(), minimize=()) -> dict | None:
             out[d.name()] = v.as_long()
         elif z3.is_true(v) or z3.is_false(v):
             out[d.name()] = z3.is_true(v)
+        elif others_as_text:
+            out[d.name()] = str(v)
     return out
 
 
