@@ -223,27 +223,31 @@ def c_leaves(M: Machine) -> dict[str, Leaf]:
                     k = _scalar(y)
                     if k:
                         out[f"{p}.{n2}"] = Leaf(k, y)
+    for _fr, _slot, p, v in _c_locals(M):
+        k = _scalar(v)
+        if k:
+            out[p] = Leaf(k, v)
+            continue
+        for hp, h in heads.values():
+            pos = symlists.position_of(v, h)
+            if pos is not None:
+                out[p] = Leaf("cursor", pos, hp)
+                break
+        else:
+            if type(v) is Page:
+                out[p] = Leaf("page", (v.pfn, v.ok))
+    return out
+
+
+def _c_locals(M: Machine):
+    """The named locals of every frame on the C stack: (frame, slot, path, value),
+    the path ``depth.function.name`` (compiler temporaries, named ``$...``, left out)."""
     for d, fr in enumerate(M.stack):
         if fr.func is None:
             continue
         for slot, name in enumerate(fr.func.slot_names):
-            if name.startswith("$"):
-                continue
-            v = fr.locals[slot]
-            p = f"{d}.{fr.func.name}.{name}"
-            k = _scalar(v)
-            if k:
-                out[p] = Leaf(k, v)
-                continue
-            for hp, h in heads.values():
-                pos = symlists.position_of(v, h)
-                if pos is not None:
-                    out[p] = Leaf("cursor", pos, hp)
-                    break
-            else:
-                if type(v) is Page:
-                    out[p] = Leaf("page", (v.pfn, v.ok))
-    return out
+            if not name.startswith("$"):
+                yield fr, slot, f"{d}.{fr.func.name}.{name}", fr.locals[slot]
 
 
 def c_install(M: Machine, ops, prefix: str = "c.") -> tuple[dict[str, Leaf], Any]:
@@ -269,26 +273,19 @@ def c_install(M: Machine, ops, prefix: str = "c.") -> tuple[dict[str, Leaf], Any
                         setattr(x, "f_" + n2, F.fresh_like(y, f"{prefix}{p}.{n2}"))
     pending = []
     by_id = {id(h): (p, h) for p, h in heads.items()}
-    for d, fr in enumerate(M.stack):
-        if fr.func is None:
+    for fr, slot, p, v in _c_locals(M):
+        if _scalar(v):
+            fr.locals[slot] = F.fresh_like(v, prefix + p)
             continue
-        for slot, name in enumerate(fr.func.slot_names):
-            if name.startswith("$"):
-                continue
-            v = fr.locals[slot]
-            p = f"{d}.{fr.func.name}.{name}"
-            if _scalar(v):
-                fr.locals[slot] = F.fresh_like(v, prefix + p)
-                continue
-            for hp, h in by_id.values():
-                if symlists.position_of(v, h) is not None:
-                    k = z3.BitVec(prefix + p + ".pos", 32)
-                    fr.locals[slot] = None
-                    pending.append((fr, slot, h, k))
-                    break
-            else:
-                if type(v) is Page:
-                    fr.locals[slot] = Page(z3.BitVec(prefix + p + ".pfn", 64), z3.Bool(prefix + p + ".ok"))
+        for hp, h in by_id.values():
+            if symlists.position_of(v, h) is not None:
+                k = z3.BitVec(prefix + p + ".pos", 32)
+                fr.locals[slot] = None
+                pending.append((fr, slot, h, k))
+                break
+        else:
+            if type(v) is Page:
+                fr.locals[slot] = Page(z3.BitVec(prefix + p + ".pfn", 64), z3.Bool(prefix + p + ".ok"))
     leaves = c_leaves(M)
     for fr, slot, h, k in pending:  # cursors are leaves before they are resolved
         hp = next(p for p, x in heads.items() if x is h)
