@@ -111,13 +111,17 @@ def _add_mutate(sub):
 def _add_refine(sub):
     p = sub.add_parser("refine", help="prove the driver's C refines the spec, segment by segment, or find a "
                                       "distinguishing vector and replay it on the compiled build")
-    p.add_argument("--driver", metavar="SRC.c", help="driver source (default: the seed)")
+    p.add_argument("--driver", metavar="SRC.c|DIR",
+                   help="driver source (default: the seed), or a folder: every *.c in it decided, one row each")
     p.add_argument("--json", metavar="FILE")
     p.add_argument("--show-coupling", action="store_true", help="print the inferred coupling relation")
     p.add_argument("--save-dir", metavar="DIR", default="balloonspec-refine",
                    help="where a distinguishing vector is written (default: ./balloonspec-refine)")
     p.add_argument("--search-budget", type=float, default=120.0, metavar="S",
-                   help="seconds the distinguishing search may take (default 120)")
+                   help="seconds the distinguishing search may take in all (default 120; the first 45 before "
+                        "any segment proof)")
+    p.add_argument("--segments", action="store_true",
+                   help="check every segment even when the search has already found a replayed witness")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=lambda a: _lazy("balloonspec.refine.commands", "cmd_refine")(a))
 
@@ -126,8 +130,8 @@ def _add_check(sub):
     p = sub.add_parser("check", help="the main job: prove, then conform the driver, one summary")
     p.add_argument("--driver", metavar="SRC.c", help="driver source (default: the seed)")
     p.add_argument("--json", metavar="FILE")
-    p.add_argument("--refine", action="store_true",
-                   help="also run the refinement checker (balloonspec refine) and show its verdict")
+    p.add_argument("--no-refine", dest="refine", action="store_false",
+                   help="skip the refinement checker (balloonspec refine), whose verdict check shows by default")
     _add_limits(p)
     p.set_defaults(func=lambda a: _lazy("balloonspec.conformance.commands", "cmd_check")(a))
 

@@ -218,7 +218,7 @@ def cmd_check(args) -> int:
                                    max_failures=args.max_failures)
     prove_code = exit_code(proofs)
     refinement = None
-    if args.refine:  # opt-in: the refinement checker does not yet decide most non-equivalent builds quickly
+    if args.refine:
         print("== refine", flush=True)
         refinement = _refinement(driver)
     rows = [
@@ -228,7 +228,7 @@ def cmd_check(args) -> int:
         ("proof outcomes as expected", f"{sum(1 for i in proofs['invariants'] if i['status'] == i['expected'])}"
                                        f"/{len(proofs['invariants'])} ({proofs['seconds']:.1f}s)"),
         ("conform", report.summary("")[1:]),
-        ("refinement", _refinement_row(refinement) if refinement else "not run (add --refine)"),
+        ("refinement", _refinement_row(refinement) if refinement else "not run (--no-refine)"),
     ]
     cov = report.extra.get("coverage")
     if cov:
@@ -248,10 +248,13 @@ def cmd_check(args) -> int:
         print(describe_build_error(report.build_error))
     if report.findings:
         print(describe_findings(report.findings))
-    code = max(conform_code, prove_code)
+    # a build the refinement checker shows differing from the spec (a replayed witness) fails
+    # check even when every shipped vector passes; "unknown" is shown but does not fail it
+    refine_code = EXIT_CODES["fail"] if refinement and refinement["verdict"] == "differs" else 0
+    code = max(conform_code, prove_code, refine_code)
     verdict = {v: k for k, v in EXIT_CODES.items()}[code]
     summary = (f"check {verdict}: prove {['as expected', 'unexpected outcome', 'error'][prove_code]}; "
-               f"conform {report.verdict}")
+               f"conform {report.verdict}" + (f"; refine {refinement['verdict']}" if refinement else ""))
     print(summary)
     if args.json:
         Path(args.json).write_text(json.dumps({"verdict": verdict, "exit_code": code, "summary": summary,
@@ -263,20 +266,21 @@ def cmd_check(args) -> int:
 def _refinement(driver: Path) -> dict:
     """``balloonspec refine``'s verdict of the driver (its JSON; an error as verdict unknown)."""
     from balloonspec.csource.errors import CFrontError
-    from balloonspec.refine.commands import decide
+    from balloonspec.refine.commands import RefineError, decide
 
     try:
         return decide(driver)
-    except CFrontError as e:
+    except (CFrontError, RefineError) as e:
         return {"driver": str(driver), "verdict": "unknown", "error": str(e), "segments": [], "seconds": 0}
 
 
 def _refinement_row(r: dict) -> str:
     segs = r.get("segments", [])
     proved = sum(1 for s in segs if s["status"] == "proved")
-    text = f"{r['verdict']} ({proved}/{len(segs)} segments proved, {r.get('seconds', 0):.1f}s)"
+    how = f"{proved}/{len(segs)} segments proved" if segs else "segments not checked"
+    text = f"{r['verdict']} ({how}, {r.get('seconds', 0):.1f}s)"
     if r.get("witness"):
-        text += f"; witness {r['witness']['vector']}"
+        text += f"; witness {r['witness']['vector']} (replayed: {r['witness']['replayed']})"
     if r.get("error"):
         text += f"; {r['error']}"
     return text

@@ -1,43 +1,266 @@
-"""Distinguishing search: a concrete scenario from init on which the driver's
+"""Distinguishing search: a concrete scenario from init on which a driver's
 observable trace differs from the spec's.
 
-Scenarios are enumerated in a fixed order (deterministic), shortest first,
-across up to four work cycles: target sequences (the numbers the failing
-segment's Z3 model holds for targets, sizes, goals and rates first, then
-the values next to the driver's constants), each under a set of host and
-allocator behaviours (refused LOCKs, failing allocations of either kind,
-high PFNs, a host reset between cycles, failing UNLOCKs, a debugfs read and
-exit at the end). Each scenario is run by the spec (model/predict.py) and
-by the interpreted C of the driver (csource), which is cheap; the first one
-whose traces differ is written as a ``balloonspec-vector/1`` vector and
-replayed on the compiled build with the userspace backend.
+A scenario is built one work cycle at a time. Each cycle gets an *input*:
+the host's target for it, what the host and the allocator do during it (a
+LOCK refused, an UNLOCK failing, a GET_TARGET error, failing allocations of
+either kind, a PFN beyond 32 bits...), scoped to that cycle's step, and what
+happens before it (a host reset, a module reload, a change of totalram).
+The menu of inputs is computed from the state the prefix reached on both
+sides: targets at, one below and one above the sizes and rates the spec and
+the C hold (``size + rate_alloc``, ``size - rate_free``...), allocation
+failures at the rate's index, the boundaries of the C types, and the numbers
+of a failing segment's Z3 model when there is one.
 
-What is not done: the search is concrete (enumerated), not the symbolic
-search from init with merged states the design asks for; it is guided by
-the failing segment only through the numbers of its model.
+Every prefix is run by the spec (model/predict.py) and by the interpreted C
+of the driver (csource), followed by a *probe* (a debugfs read and module
+exit, which show the rates, counters and both page lists); the first one
+whose traces differ is the witness. The interpreted C is cheap (thousands of
+scenarios a minute), so the search is explicit-state:
+
+* **state merging**: a prefix that reaches a joint state (spec state, C
+  globals, host and kernel) already reached by another is dropped: both
+  have the same futures under the same inputs;
+* **novelty first**: the first layer (every input from init) is tried in
+  order; after that, prefixes whose joint state shows a value not seen
+  before (a new rate, a new number of slow cycles, a reset flag...) form the
+  corpus, and a seeded generator extends corpus entries, the newest most
+  often, so chains of cycles that each move the state somewhere new are
+  followed as deep as needed (up to ``MAX_CYCLES``).
+
+The witness is shrunk (cycle inputs and before-steps dropped while the
+traces still differ), written as a ``balloonspec-vector/1`` vector and
+replayed on the compiled build with the userspace backend: only a replayed
+divergence decides "differs". Same driver, guide, seed and budget: same
+scenarios in the same order.
 """
 from __future__ import annotations
 
-import itertools
+import random
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from balloonspec.conformance.compare import first_divergence
 from balloonspec.conformance.vectors import Vector, write
+from balloonspec.csource.compile import load
 from balloonspec.csource.errors import CFrontError
-from balloonspec.csource.run import predict_c
+from balloonspec.csource.run import CDriver
 from balloonspec.model import constants as C
 from balloonspec.model import monitors
 from balloonspec.model.predict import predict
 from balloonspec.model.scenario import AllocRule, HostRule, Scenario, Step, SysInfo
 
-EDGE_TARGETS = (1, 2, 3, C.VMW_BALLOON_MAX_REFUSED + 1, C.VMW_BALLOON_RATE_ALLOC_MIN + 1,
-                C.VMW_BALLOON_YIELD_THRESHOLD + 2, C.VMW_BALLOON_RATE_FREE_MIN * 3,
-                C.VMW_BALLOON_NOSLEEP_ALLOC_MAX + 1)
+MAX_CYCLES = 16
+MAX_EVENTS = 400_000  # a prefix that runs away is cut here on both sides (and compared as cut)
+ALL = 10**6  # a rule's count that covers every call of the cycle
+U32 = (1 << 32) - 1
+TOTALRAM = 1 << 20
 GUIDE_LEAVES = ("target", "size", "goal", "rate", "rate_alloc", "rate_free", "i")
+# what may happen before a cycle: nothing, a host reset, a module reload, totalram beyond 32 bits and back
+BEFORE = ((), ("host_reset",), ("exit", "init"), (("set_totalram", 1 << 32),), (("set_totalram", TOTALRAM),))
+PROBE = (Step("debugfs"), Step("exit"))
+HOT_LAYER, HOT_NEW, HOT_DIFFER = 3, 12, 60  # extensions a new state of note gets first (one whose sides disagree: more)
 
 
+@dataclass(frozen=True)
+class CycleInput:
+    """What the environment does in one work cycle (host rules and alloc
+    rules are scoped to the cycle's step). ``kind`` names how the target was
+    chosen (``s+ra+1``...), so a chain can repeat a move from a new state."""
+
+    target: int
+    behaviour: str
+    host: tuple = ()  # (cmd, status, nth, count)
+    alloc: tuple = ()  # (gfp, nth, count, fail, pfn)
+    before: tuple = ()  # step kinds, or (kind, arg)
+    kind: str = ""
+
+    def label(self) -> str:
+        pre = "".join(f"{b if isinstance(b, str) else b[0]}+" for b in self.before)
+        return f"{pre}{self.behaviour}@{self.target}"
+
+    def without_before(self) -> "CycleInput":
+        return CycleInput(self.target, self.behaviour, self.host, self.alloc, (), self.kind)
+
+
+def build(inputs: tuple[CycleInput, ...], sid: str, probe: bool = True) -> Scenario:
+    steps: list[Step] = [Step("init")]
+    hosts, allocs = [], []
+    for ci in inputs:
+        steps += [Step(b) if isinstance(b, str) else Step(*b) for b in ci.before]
+        steps.append(Step("set_target", ci.target))
+        scope = len(steps)
+        steps.append(Step("cycle"))
+        hosts += [HostRule(cmd=c, status=s, nth=n, count=k, scope=scope) for c, s, n, k in ci.host]
+        allocs += [AllocRule(gfp=g, nth=n, count=k, scope=scope, fail=f, pfn=p) for g, n, k, f, p in ci.alloc]
+    if probe:
+        steps += PROBE
+    return Scenario(id=sid, steps=tuple(steps), target=0, host_rules=tuple(hosts), alloc_rules=tuple(allocs),
+                    sysinfo=SysInfo(totalram=TOTALRAM))
+
+
+# -- the menu of cycle inputs, from the state a prefix reached ------------------------------------
+def _numbers(state: dict, leaf: str, default: int) -> list[int]:
+    """The values both sides hold for a field (the spec's first)."""
+    vals = [v for k, v in state.items() if k.split(".")[-1] == leaf and isinstance(v, int)
+            and not isinstance(v, bool)]
+    return list(dict.fromkeys(vals)) or [default]
+
+
+# How a cycle's target is chosen, cheapest first: at, above and below the
+# size, by the rates either side holds, and the bounds of the C types.
+TARGET_KINDS = (
+    ("s", lambda s, ra, rf: s), ("s+1", lambda s, ra, rf: s + 1), ("s-1", lambda s, ra, rf: s - 1),
+    ("s+2", lambda s, ra, rf: s + 2), ("0", lambda s, ra, rf: 0),
+    ("s+refused+1", lambda s, ra, rf: s + C.VMW_BALLOON_MAX_REFUSED + 1),
+    ("s-rf-1", lambda s, ra, rf: s - rf - 1), ("s-rf", lambda s, ra, rf: s - rf),
+    ("s-rf+1", lambda s, ra, rf: s - rf + 1),
+    ("s+ra-1", lambda s, ra, rf: s + ra - 1), ("s+ra", lambda s, ra, rf: s + ra),
+    ("s+ra+1", lambda s, ra, rf: s + ra + 1), ("s+yield+2", lambda s, ra, rf: s + C.VMW_BALLOON_YIELD_THRESHOLD + 2),
+    ("s+2ra+1", lambda s, ra, rf: s + 2 * ra + 1),
+    ("s+nosleep+1", lambda s, ra, rf: s + C.VMW_BALLOON_NOSLEEP_ALLOC_MAX + 1),
+    ("2^31", lambda s, ra, rf: 1 << 31), ("2^32-1", lambda s, ra, rf: U32),
+)
+
+
+def target_values(kind: str, state: dict) -> list[int]:
+    if kind.startswith("g:"):
+        return [int(kind[2:])]
+    f = dict(TARGET_KINDS)[kind]
+    sizes = _numbers(state, "size", 0)
+    allocs = _numbers(state, "rate_alloc", C.VMW_BALLOON_RATE_ALLOC_MAX)
+    frees = _numbers(state, "rate_free", C.VMW_BALLOON_RATE_FREE_MAX)
+    vals = [f(s, ra, rf) for s in sizes for ra in allocs for rf in frees]
+    return [t for t in dict.fromkeys(vals) if 0 <= t <= U32]
+
+
+def behaviours(state: dict) -> dict:
+    """name -> (host rules, alloc rules) of one cycle."""
+    lock, unlock, get = C.VMW_BALLOON_CMD_LOCK, C.VMW_BALLOON_CMD_UNLOCK, C.VMW_BALLOON_CMD_GET_TARGET
+    busy, reset = C.VMW_BALLOON_ERROR_BUSY, C.VMW_BALLOON_ERROR_RESET
+    nosleep, cansleep = C.VMW_PAGE_ALLOC_NOSLEEP, C.VMW_PAGE_ALLOC_CANSLEEP
+    ra = _numbers(state, "rate_alloc", C.VMW_BALLOON_RATE_ALLOC_MAX)[0]
+    out = {
+        "plain": ((), ()),
+        "lock-pinned": (((lock, C.VMW_BALLOON_ERROR_PPN_PINNED, 1, ALL),), ()),
+        "lock-pinned-once": (((lock, C.VMW_BALLOON_ERROR_PPN_PINNED, 2, 1),), ()),
+        "lock-notneeded": (((lock, C.VMW_BALLOON_ERROR_PPN_NOTNEEDED, 2, 1),), ()),
+        "lock-reset": (((lock, reset, 2, 1),), ()),
+        "lock-busy": (((lock, busy, 2, 1),), ()),
+        "unlock-fail": (((unlock, busy, 1, 1),), ()),
+        "unlock-fail-2nd": (((unlock, busy, 2, 1),), ()),
+        "unlock-fail-all": (((unlock, busy, 1, ALL),), ()),
+        "target-fail": (((get, busy, 1, 1),), ()),
+        "target-reset": (((get, reset, 1, 1),), ()),
+        "nosleep-fail-all": ((), ((nosleep, 1, ALL, True, 0),)),
+        "sleep-fail": ((), ((nosleep, 1, ALL, True, 0), (cansleep, 1, ALL, True, 0))),
+        "sleep-fail-2nd": ((), ((nosleep, 1, ALL, True, 0), (cansleep, 2, 1, True, 0))),
+        "high-pfn": ((), ((0, 2, 1, False, 1 << 32),)),
+    }
+    for name, n in (("1", 1), ("2", 2), ("ra", ra), ("ra+1", ra + 1), ("ra+2", ra + 2)):
+        out[f"nosleep-fail@{name}"] = ((), ((nosleep, n, 1, True, 0),))
+    return out
+
+
+def make_input(kind: str, behaviour: str, state: dict, before: tuple = (), which: int = 0) -> CycleInput | None:
+    vals = target_values(kind, state)
+    if not vals:
+        return None
+    host, alloc = behaviours(state)[behaviour]
+    return CycleInput(vals[which % len(vals)], behaviour, host, alloc, before, kind)
+
+
+def kinds(guide: list[int]) -> list[str]:
+    return [k for k, _ in TARGET_KINDS] + [f"g:{g}" for g in guide]
+
+
+# -- running a prefix on both sides ----------------------------------------------------------------
+@dataclass
+class Run:
+    inputs: tuple[CycleInput, ...]
+    divergence: str | None
+    key: tuple = ()
+    state: dict = field(default_factory=dict)  # spec and C state after the prefix (keys "spec.*", "c.*")
+    cost: int = 0  # events of the spec's trace: what running it again costs
+
+
+class Runner:
+    """Runs prefixes (plus the probe) on the spec and on the interpreted C."""
+
+    def __init__(self, driver: Path) -> None:
+        self.program = load(driver)
+        self.runs = 0
+
+    def run(self, inputs: tuple[CycleInput, ...]) -> Run:
+        self.runs += 1
+        sc = build(inputs, "refine-search")
+        want = predict(sc, max_events=MAX_EVENTS)
+        try:
+            got = predict(sc, max_events=MAX_EVENTS, driver=CDriver(self.program))
+        except CFrontError as e:
+            return Run(inputs, f"the interpreted C fails: {e}")
+        div = first_divergence(want.events, got.events)
+        if div is not None:
+            return Run(inputs, str(div))
+        at = len(sc.steps) - len(PROBE)  # the state after the prefix: the probe's first snapshot
+        a, b = _snap(want, at), _snap(got, at)
+        if a is None or b is None:  # cut short (runaway on both sides alike): nothing to extend
+            return Run(inputs, None)
+        state = {**{f"spec.{k}": v for k, v in _flat(a.balloon).items()},
+                 **{f"c.{k}": v for k, v in b.balloon.items()}}
+        key = (tuple(sorted(state.items())), tuple(sorted(a.kernel.items())), tuple(sorted(a.host.items())),
+               tuple(sorted(b.kernel.items())), tuple(sorted(b.host.items())))
+        return Run(inputs, None, key, state, len(want.events))
+
+
+def _snap(pred, step_index: int):
+    for s in pred.snapshots:
+        if s.step_index == step_index:
+            return s
+    return None
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def _bucket(v):
+    """Small numbers as they are, larger ones by their order of magnitude, so
+    a rate creeping up by its increment is not new every cycle."""
+    return v if not isinstance(v, int) or isinstance(v, bool) or v < 64 else ("2^", v.bit_length())
+
+
+def features(state: dict) -> set:
+    """The values novelty is judged on: every scalar but counters and the
+    size/target pair (which every cycle moves), and how size compares to target."""
+    out = set()
+    for k, v in state.items():
+        leaf = k.split(".")[-1]
+        if ".stats." in k or ".sysinfo." in k or leaf in ("size", "target", "pages"):
+            continue
+        out.add((k, _bucket(v)))
+    spec = {k[len("spec."):]: v for k, v in state.items() if k.startswith("spec.") and "." not in k[5:]}
+    for k, v in state.items():  # the fields both sides name alike: agreeing, or how they differ
+        leaf = k.split(".")[-1]
+        if k.startswith("c.") and ".stats." not in k and leaf in spec:
+            out.add(("agree", leaf) if v == spec[leaf] else ("differ", leaf, _bucket(spec[leaf]), _bucket(v)))
+    for side in ("spec", "c"):
+        s, t = state.get(f"{side}.size", state.get(f"{side}.balloon.size")), \
+            state.get(f"{side}.target", state.get(f"{side}.balloon.target"))
+        if isinstance(s, int) and isinstance(t, int):
+            out.add((side, "size-vs-target", (s > t) - (s < t)))
+    return out
+
+
+# -- the search --------------------------------------------------------------------------------------
 @dataclass
 class Witness:
     scenario: Scenario
@@ -54,49 +277,6 @@ class Witness:
                 "scenarios_tried": self.tried, "search_seconds": round(self.seconds, 3)}
 
 
-def _behaviours():
-    """(name, host rules, alloc rules, extra steps) in a fixed order."""
-    ppn_pinned = C.VMW_BALLOON_ERROR_PPN_PINNED
-    yield "plain", (), (), ()
-    yield "refused", (HostRule(cmd=C.VMW_BALLOON_CMD_LOCK, status=ppn_pinned, nth=1, count=20),), (), ()
-    yield "nosleep-fail", (), (AllocRule(gfp=C.VMW_PAGE_ALLOC_NOSLEEP, nth=2, count=3),), ()
-    yield "sleep-fail", (), (AllocRule(gfp=C.VMW_PAGE_ALLOC_NOSLEEP, nth=1, count=10**6),
-                             AllocRule(gfp=C.VMW_PAGE_ALLOC_CANSLEEP, nth=2, count=1)), ()
-    yield "unlock-fail", (HostRule(cmd=C.VMW_BALLOON_CMD_UNLOCK, status=1, nth=2, count=1),), (), ()
-    yield "reset", (), (), ("host_reset",)
-    yield "notneeded", (HostRule(cmd=C.VMW_BALLOON_CMD_LOCK, status=C.VMW_BALLOON_ERROR_PPN_NOTNEEDED,
-                                 nth=2, count=1),), (), ()
-    yield "high-pfn", (), (AllocRule(gfp=0, nth=2, count=1, fail=False, pfn=1 << 32),), ()
-    yield "refused-reset", (HostRule(cmd=C.VMW_BALLOON_CMD_LOCK, status=ppn_pinned, nth=1, count=3),), (), ("host_reset",)
-
-
-def _targets(guide: list[int]):
-    """Target sequences over one to four cycles, guided values first."""
-    singles = list(dict.fromkeys([g for g in guide if 0 < g <= 40000] + list(EDGE_TARGETS)))
-    for t in singles:
-        yield (t, t)
-    for t in singles:
-        yield (t, 0, t)
-    for t in singles:
-        yield (t, t + 1, max(t // 2, 1), 0)
-
-
-def scenarios(guide: list[int]):
-    for targets, (name, hosts, allocs, extra) in itertools.product(_targets(guide), list(_behaviours())):
-        steps = [Step("init")]
-        for k, t in enumerate(targets):
-            if k:
-                steps.append(Step("set_target", t))
-            if extra and k == len(targets) - 1:
-                steps += [Step(e) for e in extra]
-            steps.append(Step("cycle"))
-            steps.append(Step("cycle"))
-        steps += [Step("debugfs"), Step("exit")]
-        sid = f"refine-{name}-" + "-".join(map(str, targets))
-        yield Scenario(id=sid, steps=tuple(steps), target=targets[0], host_rules=hosts, alloc_rules=allocs,
-                       sysinfo=SysInfo(totalram=1 << 20))
-
-
 def guide_numbers(model: dict) -> list[int]:
     """The numbers of a failing segment's model worth trying as targets."""
     out = []
@@ -109,23 +289,103 @@ def guide_numbers(model: dict) -> list[int]:
     return sorted(set(out))
 
 
-def search(driver: Path, guide: list[int] = (), *, budget_s: float = 120.0, progress=None) -> Witness | None:
-    """The first enumerated scenario whose interpreted-C trace differs from the spec's."""
+def search(driver: Path, guide: list[int] = (), *, budget_s: float = 60.0, seed: int = 0,
+           progress=None, stop=None) -> Witness | None:
+    """The first prefix (plus probe) whose interpreted-C trace differs from the
+    spec's, shrunk; None when the budget runs out first (or ``stop()`` says so)."""
     t0 = time.perf_counter()
-    for n, sc in enumerate(scenarios(list(guide)), 1):
-        if time.perf_counter() - t0 > budget_s:
-            return None
-        want = predict(sc).events
-        try:
-            got = predict_c(driver, sc).events
-        except CFrontError as e:
-            return Witness(sc, f"the interpreted C fails: {e}", n, time.perf_counter() - t0)
-        div = first_divergence(want, got)
-        if div is not None:
-            return Witness(sc, str(div), n, time.perf_counter() - t0)
-        if progress and n % 20 == 0:
-            progress(f"search: {n} scenarios, no difference yet")
+    target_kinds = kinds([g for g in guide if 0 <= g <= U32])
+    names = list(behaviours({}))
+    runner = Runner(driver)
+    rng = random.Random(seed)
+    seen_keys: set = set()
+    seen_features: set = set()
+    corpus: list[Run] = []
+    hot: list[list] = []  # [run, energy]: the newest states of note, extended first
+
+    def visit(inputs) -> Run | None:
+        r = runner.run(inputs)
+        if r.divergence is not None:
+            return r
+        if r.key and r.key not in seen_keys:  # a joint state reached before: merged (same futures)
+            seen_keys.add(r.key)
+            new = features(r.state) - seen_features
+            if new or not corpus:
+                seen_features.update(new)
+                corpus.append(r)
+                # states where the two sides already disagree get the most extensions:
+                # their difference is waiting to become observable
+                hot.append([r, HOT_DIFFER if any(f[0] == "differ" for f in features(r.state)) else HOT_NEW])
+        if progress and runner.runs % 250 == 0:
+            progress(f"search: {runner.runs} scenarios, {len(seen_keys)} joint states, "
+                     f"{len(corpus)} of note, deepest {max(len(c.inputs) for c in corpus)} cycles")
+        return None
+
+    def pick() -> Run:
+        if hot and rng.random() < 0.75:
+            entry = hot[-1]
+            entry[1] -= 1
+            if entry[1] <= 0:
+                hot.pop()
+            return entry[0]
+        a, b = rng.choice(corpus), rng.choice(corpus[-8:])  # the cheaper of two
+        return a if a.cost <= b.cost else b
+
+    def out_of_time() -> bool:
+        return time.perf_counter() - t0 > budget_s or (stop is not None and runner.runs % 10 == 0 and stop())
+
+    def found(r: Run) -> Witness:
+        inputs = _shrink(runner, r.inputs, deadline=time.perf_counter() + 30)
+        sc = build(inputs, _scenario_id(inputs))
+        return Witness(sc, runner.run(inputs).divergence or r.divergence, runner.runs, time.perf_counter() - t0)
+
+    hit = visit(())
+    if hit is not None:
+        return found(hit)
+    init_state = corpus[0].state if corpus else {}
+    for kind in target_kinds:  # every input from init, cheapest targets first
+        for name in names:
+            ci = make_input(kind, name, init_state)
+            if out_of_time():
+                return None
+            if ci is not None and (hit := visit((ci,))) is not None:
+                return found(hit)
+    # then every state of note from that layer is extended a little, the cheapest first
+    hot[:] = [[r, HOT_LAYER] for r in sorted(corpus, key=lambda r: r.cost, reverse=True)]
+    while not out_of_time() and corpus:
+        base = pick()
+        if len(base.inputs) >= MAX_CYCLES:
+            continue
+        if base.inputs and rng.random() < 0.4:  # repeat the move that led here, from the new state
+            last = base.inputs[-1]
+            ci = make_input(last.kind, last.behaviour, base.state)
+        else:
+            before = BEFORE[0] if rng.random() < 0.7 else rng.choice(BEFORE[1:])
+            ci = make_input(rng.choice(target_kinds), rng.choice(names), base.state, before, rng.randrange(4))
+        if ci is not None and (hit := visit(base.inputs + (ci,))) is not None:
+            return found(hit)
     return None
+
+
+def _scenario_id(inputs: tuple) -> str:
+    text = "_".join(ci.label() for ci in inputs) or "init"
+    return "refine-" + re.sub(r"[^A-Za-z0-9.@+_-]", "-", text)[:150]
+
+
+def _shrink(runner: Runner, inputs: tuple, deadline: float) -> tuple:
+    """Drop cycle inputs (and their before-steps) while the traces still differ."""
+    i = 0
+    while i < len(inputs) and time.perf_counter() < deadline:
+        fewer = inputs[:i] + inputs[i + 1:]
+        if runner.run(fewer).divergence is not None:
+            inputs = fewer
+            continue
+        if inputs[i].before:
+            plain = inputs[:i] + (inputs[i].without_before(),) + inputs[i + 1:]
+            if runner.run(plain).divergence is not None:
+                inputs = plain
+        i += 1
+    return inputs
 
 
 def emit_and_replay(w: Witness, driver: Path, save_dir: Path) -> None:

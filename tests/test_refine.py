@@ -2,6 +2,8 @@
 product with the spec from the inferred coupling; a build that differs
 is found differing; an equivalent mutant is proved; unsupported C is a clear
 error with exit code 2."""
+import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +65,48 @@ def test_the_search_finds_a_multi_cycle_witness_and_the_compiled_mutant_diverges
 
 def test_the_seed_has_no_distinguishing_scenario_among_the_first_ones():
     assert search(Path(SEED_DRIVER), budget_s=20) is None
+
+
+NON_EQUIVALENT = sorted(m.id for m in MUTANTS if not m.equivalent)
+
+
+@pytest.mark.parametrize("mid", random.Random(2026).sample(NON_EQUIVALENT, 3))
+def test_a_seeded_sample_of_the_mutants_is_decided_differs_by_the_search_itself(mid, tmp_path):
+    """decide() on a mutant: the search (not the shipped vectors) finds a scenario,
+    the compiled mutant diverges on it, and that alone decides the verdict."""
+    from balloonspec.refine.commands import decide
+
+    out = decide(_mutant(mid, tmp_path), save_dir=tmp_path / "witness", search_budget_s=300)
+    assert out["verdict"] == "differs", out
+    assert out["decided_by"].startswith("distinguishing search")
+    w = out["witness"]
+    assert w["replayed"] is True and Path(w["vector"]).is_file()
+    assert Path(w["vector"]).parent == tmp_path / "witness"  # written by the search, not taken from the shipped set
+
+
+def test_the_search_is_deterministic(tmp_path):
+    path = _mutant("const-rate-alloc-min", tmp_path)
+    a, b = search(path, budget_s=300), search(path, budget_s=300)
+    assert a is not None and b is not None
+    assert a.scenario == b.scenario and a.tried == b.tried
+
+
+def test_refine_on_a_folder_decides_every_source_and_keeps_going_after_an_error(tmp_path):
+    folder = tmp_path / "builds"
+    folder.mkdir()
+    for mid in ("const-nosleep-max", "const-guest-id"):  # their difference shows at init
+        _mutant(mid, folder)
+    (folder / "zz-bad.c").write_text(Path(SEED_DRIVER).read_text().replace(
+        "\tb->size++;", "\t__asm__ __volatile__(\"nop\");\n\tb->size++;", 1))
+    out = tmp_path / "refine.json"
+    r = subprocess.run([sys.executable, "-m", "balloonspec.cli", "refine", "--driver", str(folder), "--json", str(out),
+                        "--save-dir", str(tmp_path / "w")], capture_output=True, text=True)
+    assert r.returncode == 2, r.stdout + r.stderr  # the worst verdict: unknown (the unsupported source)
+    rows = {b["driver"]: b for b in json.loads(out.read_text())["builds"]}
+    assert rows["const-nosleep-max.c"]["verdict"] == rows["const-guest-id.c"]["verdict"] == "differs"
+    assert rows["const-guest-id.c"]["replayed"] is True
+    assert rows["zz-bad.c"]["verdict"] == "unknown" and "inline asm" in rows["zz-bad.c"]["error"]
+    assert "3 builds" in r.stdout and "Traceback" not in r.stderr
 
 
 @pytest.mark.xfail(strict=True, reason="not yet: the coupling weakens across rounds on this mutant (the work segment "
