@@ -118,8 +118,8 @@ def _add_refine(sub):
     p.add_argument("--save-dir", metavar="DIR", default="balloonspec-refine",
                    help="where a distinguishing vector is written (default: ./balloonspec-refine)")
     p.add_argument("--search-budget", type=float, default=120.0, metavar="S",
-                   help="seconds the distinguishing search may take in all (default 120; the first 45 before "
-                        "any segment proof)")
+                   help="seconds the distinguishing search runs beside the proofs (default 120); when a "
+                        "segment fails, a second search guided by its model gets half as long")
     p.add_argument("--segments", action="store_true",
                    help="check every segment even when the search has already found a replayed witness")
     p.add_argument("--quiet", action="store_true")

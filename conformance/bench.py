@@ -11,7 +11,11 @@
   inflate cycle in the guest);
 - prove_seconds: the cold wall time of `balloonspec prove` (the whole catalogue,
   a fresh process, all CPUs; prove_jobs says how many), and prove_cpu_seconds;
-- mutants_per_minute: a mutation campaign on a seeded sample of the seed's mutants.
+- mutants_per_minute: a mutation campaign on a seeded sample of the seed's mutants;
+- refine_seed_seconds: `balloonspec refine` deciding the seed (equivalent: every
+  segment proved); refine_search_median_s: the distinguishing search's time to a
+  witness on a seeded sample of the seed's first-order mutants (refine_found of
+  refine_sample found within REFINE_BUDGET_S; the rest are equivalent or missed).
 Each rate is the best of REPEATS, so that a busy moment does not decide it
 (prove_seconds and the mutation sample are one run each: they take tens of seconds).
 """
@@ -136,6 +140,40 @@ def measure_mutation(sample: int = MUTATION_SAMPLE, seed: int = 0) -> dict:
             "mutants_per_minute": round(len(mutants) / wall * 60, 1)}
 
 
+REFINE_SAMPLE, REFINE_BUDGET_S = 8, 60.0
+
+
+def measure_refine(sample: int = REFINE_SAMPLE, seed: int = 0) -> dict:
+    import statistics
+    import tempfile
+
+    from balloonspec.conformance.mutation.campaign import select
+    from balloonspec.conformance.mutation.operators import generate
+    from balloonspec.csource.errors import CFrontError
+    from balloonspec.refine.commands import decide
+    from balloonspec.refine.search import search
+
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        seed_verdict = decide(SEED_DRIVER, save_dir=Path(d) / "w")["verdict"]
+        seed_s = time.perf_counter() - t0
+        times = []
+        mutants = select(generate(SEED_DRIVER), sample, seed)
+        for m in mutants:
+            path = Path(d) / f"{m.id.replace(':', '-')}.c"
+            path.write_text(m.apply(SEED_DRIVER.read_text()))
+            t0 = time.perf_counter()
+            try:
+                w = search(path, budget_s=REFINE_BUDGET_S)
+            except CFrontError:  # a mutant that does not compile
+                continue
+            if w is not None:
+                times.append(time.perf_counter() - t0)
+    return {"refine_seed_seconds": round(seed_s, 1), "refine_seed_verdict": seed_verdict,
+            "refine_sample": len(mutants), "refine_found": len(times),
+            "refine_search_median_s": round(statistics.median(times), 1) if times else None}
+
+
 def measure(kernel: bool = False, scale: bool = False) -> dict:
     binary = build_driver(SEED_DRIVER)
     scenario = workload()
@@ -154,6 +192,7 @@ def measure(kernel: bool = False, scale: bool = False) -> dict:
     }
     out.update(measure_prove())
     out.update(measure_mutation())
+    out.update(measure_refine())
     if scale:
         out.update(measure_scale())
     if kernel:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import signal
 import sys
 import time
 from pathlib import Path
@@ -16,7 +17,6 @@ from balloonspec.conformance.report import write_json_atomic
 
 EXIT_EQUIVALENT, EXIT_DIFFERS, EXIT_UNKNOWN = 0, 1, 2
 DEFAULT_SAVE = Path("balloonspec-refine")
-QUICK_SEARCH_S = 60.0  # the search beside the proofs: most builds that differ are decided here
 
 
 def _segment_proofs(driver: str, conn, verbose: bool) -> None:
@@ -25,6 +25,7 @@ def _segment_proofs(driver: str, conn, verbose: bool) -> None:
 
     from .segments import infer_and_check
 
+    _die_with_parent()
     progress = (lambda m: print(m, file=sys.stderr, flush=True)) if verbose else None
     t0 = time.perf_counter()
     try:
@@ -34,6 +35,16 @@ def _segment_proofs(driver: str, conn, verbose: bool) -> None:
     except Exception as e:  # noqa: BLE001 - reported by the parent as the proofs' error
         conn.send({"error": f"{type(e).__name__}: {e}"})
     conn.close()
+
+
+def _die_with_parent() -> None:
+    """An interrupted refine (Ctrl-C, a killed CI job) must not leave its prover running."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 class _Proofs:
@@ -65,7 +76,7 @@ class _Proofs:
 
 
 def decide(driver: Path, *, save_dir: Path = DEFAULT_SAVE, search_budget_s: float = 120.0,
-           quick_search_s: float = QUICK_SEARCH_S, segments: bool = False, progress=None) -> dict:
+           segments: bool = False, progress=None) -> dict:
     """The refinement verdict of one driver source (the JSON of ``refine``).
 
     The segment proofs (a child process) and the distinguishing search run at
@@ -84,7 +95,7 @@ def decide(driver: Path, *, save_dir: Path = DEFAULT_SAVE, search_budget_s: floa
     out: dict = {"driver": str(driver), "verdict": "unknown", "segments": []}
     proofs = _Proofs(driver, verbose=progress is not None)
     try:
-        first = search(driver, budget_s=min(quick_search_s, search_budget_s), progress=progress,
+        first = search(driver, budget_s=search_budget_s, progress=progress,
                        stop=lambda: proofs.done() and _all_proved(proofs.result))
         if first is not None:
             emit_and_replay(first, driver, save_dir)
@@ -110,8 +121,7 @@ def decide(driver: Path, *, save_dir: Path = DEFAULT_SAVE, search_budget_s: floa
             out["note"] = "the search's scenario diverged only in the interpreted C: " + first.replay_text
     else:
         guide = sorted({n for s in failing for n in guide_numbers(s.get("model", {}))})
-        rest = max(search_budget_s - (time.perf_counter() - t0), 0.0)
-        w = search(driver, guide, budget_s=rest, seed=1, progress=progress) if rest else None
+        w = search(driver, guide, budget_s=search_budget_s / 2, seed=1, progress=progress) if guide else None
         if w is None:
             out["reason"] = ("segments not proved, and the distinguishing search found no scenario whose "
                              "traces differ: " + "; ".join(f"{s['id']}: {s['status']} ({s.get('detail', '')})"

@@ -125,6 +125,11 @@ TARGET_KINDS = (
 )
 
 
+# targets a cycle can only approach at the full NOSLEEP rate (~16k LOCKs a cycle): in the first
+# layer only with the plain behaviour, later as the chains pick them
+FULL_RATE_KINDS = ("s+nosleep+1", "2^31", "2^32-1")
+
+
 def target_values(kind: str, state: dict) -> list[int]:
     if kind.startswith("g:"):
         return [int(kind[2:])]
@@ -165,11 +170,27 @@ def behaviours(state: dict) -> dict:
 
 
 def make_input(kind: str, behaviour: str, state: dict, before: tuple = (), which: int = 0) -> CycleInput | None:
+    """The input, or None when its behaviour cannot act in that cycle (the
+    same run as the plain one: not worth a run)."""
     vals = target_values(kind, state)
     if not vals:
         return None
+    target = vals[which % len(vals)]
     host, alloc = behaviours(state)[behaviour]
-    return CycleInput(vals[which % len(vals)], behaviour, host, alloc, before, kind)
+    if not _can_act(host, alloc, target - _numbers(state, "size", 0)[0]):
+        return None
+    return CycleInput(target, behaviour, host, alloc, before, kind)
+
+
+def _can_act(host: tuple, alloc: tuple, grow: int) -> bool:
+    """Whether a cycle that moves the balloon by ``grow`` pages (target - size,
+    the spec's) reaches the calls the rules change: LOCKs and allocations
+    only when it inflates (the n-th allocation only if it may allocate n
+    pages), UNLOCKs only when it deflates."""
+    for cmd, _status, _nth, _count in host:
+        if cmd == C.VMW_BALLOON_CMD_LOCK and grow <= 0 or cmd == C.VMW_BALLOON_CMD_UNLOCK and grow >= 0:
+            return False
+    return all(grow >= (nth if count == 1 else 1) for _gfp, nth, count, _fail, _pfn in alloc)
 
 
 def kinds(guide: list[int]) -> list[str]:
@@ -344,7 +365,7 @@ def search(driver: Path, guide: list[int] = (), *, budget_s: float = 60.0, seed:
         return found(hit)
     init_state = corpus[0].state if corpus else {}
     for kind in target_kinds:  # every input from init, cheapest targets first
-        for name in names:
+        for name in (("plain",) if kind in FULL_RATE_KINDS else names):
             ci = make_input(kind, name, init_state)
             if out_of_time():
                 return None
@@ -361,7 +382,10 @@ def search(driver: Path, guide: list[int] = (), *, budget_s: float = 60.0, seed:
             ci = make_input(last.kind, last.behaviour, base.state)
         else:
             before = BEFORE[0] if rng.random() < 0.7 else rng.choice(BEFORE[1:])
-            ci = make_input(rng.choice(target_kinds), rng.choice(names), base.state, before, rng.randrange(4))
+            for _ in range(20):  # draw until the behaviour can act in the cycle
+                ci = make_input(rng.choice(target_kinds), rng.choice(names), base.state, before, rng.randrange(4))
+                if ci is not None:
+                    break
         if ci is not None and (hit := visit(base.inputs + (ci,))) is not None:
             return found(hit)
     return None
