@@ -2,7 +2,8 @@
 each pair of cuts, inferred Houdini-style.
 
 Candidates at a pair of cuts are every type-compatible equality between a C
-leaf and a spec leaf (32- or 64-bit values, booleans, a C ``bool`` held as
+local and a spec leaf, and between a member of the driver's globals and the
+spec leaf of a related name (32- or 64-bit values, booleans, a C ``bool`` held as
 an int against a spec boolean, a C list against a spec list: same length,
 elements, positions and members), plus what a C list walk needs of its own
 pointer locals (the cursor is the list's first entry or its head; one cursor
@@ -106,12 +107,23 @@ def _related_names(c: str, s: str) -> bool:
     return x == y or x.endswith("_" + y) or y.endswith("_" + x)
 
 
+def is_c_local(name: str) -> bool:
+    """A C leaf that is a local of a frame (``depth.function.name``), not a
+    member of the driver's globals."""
+    return name.split(".", 1)[0].isdigit()
+
+
 def candidates(cl: dict[str, Leaf], sl: dict[str, Leaf]) -> list[Candidate]:
-    """The candidates between the two sides' leaves at one pair of cuts."""
+    """The candidates between the two sides' leaves at one pair of cuts. A C
+    local is paired with every spec leaf of a compatible type (a local's name
+    is the programmer's choice: a renamed local or a helper's parameter must
+    be related by what it holds); a member of the driver's globals with the
+    spec leaves of a related name (the struct is the state the spec models)."""
     out = []
     for c, a in cl.items():
+        local = is_c_local(c)
         for s, b in sl.items():
-            if not _related_names(c, s):
+            if not local and not _related_names(c, s):
                 continue
             if a.kind == "list" and b.kind == "list":
                 out.append(Candidate("list", c, s))
