@@ -141,4 +141,66 @@ REORDERED_STATEMENTS = Patch(
     "independent statements of pop, reserve_page and work swapped",
 )
 
-REFACTORINGS = [RENAMED_LOCALS, EXTRACTED_HELPER, REORDERED_STATEMENTS]
+# (b') An extracted helper that holds a loop: deflate's walk moved into a
+# static function, so the C's cut at that loop has a new function on its
+# stack (the segment is found and coupled all the same).
+EXTRACTED_LOOP_HELPER = Patch(
+    "refactor-extracted-loop-helper",
+    (
+        ("static void vmballoon_deflate(struct vmballoon *b)\n"
+         "{\n"
+         "\tstruct page *page, *next;\n"
+         "\tunsigned int i = 0;\n"
+         "\tunsigned int goal;\n"
+         "\tint error;\n",
+         "/*\n"
+         " * Release up to @limit pages of the balloon, stopping at the first one the\n"
+         " * host does not unlock (its error is returned).\n"
+         " */\n"
+         "static int vmballoon_release_pages(struct vmballoon *b, unsigned int limit)\n"
+         "{\n"
+         "\tstruct page *page, *next;\n"
+         "\tunsigned int released = 0;\n"
+         "\tint rc;\n"
+         "\n"
+         "\tlist_for_each_entry_safe(page, next, &b->pages, lru) {\n"
+         "\t\trc = vmballoon_release_page(b, page);\n"
+         "\t\tif (rc)\n"
+         "\t\t\treturn rc;\n"
+         "\n"
+         "\t\tif (++released >= limit)\n"
+         "\t\t\tbreak;\n"
+         "\t}\n"
+         "\treturn 0;\n"
+         "}\n"
+         "\n"
+         "static void vmballoon_deflate(struct vmballoon *b)\n"
+         "{\n"
+         "\tunsigned int goal;\n"),
+        ("\t/* free pages to reach target */\n"
+         "\tlist_for_each_entry_safe(page, next, &b->pages, lru) {\n"
+         "\t\terror = vmballoon_release_page(b, page);\n"
+         "\t\tif (error) {\n"
+         "\t\t\t/* quickly decrease rate in case of error */\n"
+         "\t\t\tb->rate_free = max(b->rate_free / 2,\n"
+         "\t\t\t\t\t   VMW_BALLOON_RATE_FREE_MIN);\n"
+         "\t\t\treturn;\n"
+         "\t\t}\n"
+         "\n"
+         "\t\tif (++i >= goal)\n"
+         "\t\t\tbreak;\n"
+         "\t}\n"
+         "\n",
+         "\t/* free pages to reach target */\n"
+         "\tif (vmballoon_release_pages(b, goal)) {\n"
+         "\t\t/* quickly decrease rate in case of error */\n"
+         "\t\tb->rate_free = max(b->rate_free / 2,\n"
+         "\t\t\t\t   VMW_BALLOON_RATE_FREE_MIN);\n"
+         "\t\treturn;\n"
+         "\t}\n"
+         "\n"),
+    ),
+    "deflate's walk of the balloon extracted into a helper",
+)
+
+REFACTORINGS = [RENAMED_LOCALS, EXTRACTED_HELPER, EXTRACTED_LOOP_HELPER, REORDERED_STATEMENTS]
