@@ -2,7 +2,8 @@
 each pair of cuts, inferred Houdini-style.
 
 Candidates at a pair of cuts are every type-compatible equality between a C
-leaf and a spec leaf (32- or 64-bit values, booleans, a C ``bool`` held as
+local and a spec leaf, and between a member of the driver's globals and the
+spec leaf of a related name (32- or 64-bit values, booleans, a C ``bool`` held as
 an int against a spec boolean, a C list against a spec list: same length,
 elements, positions and members), plus what a C list walk needs of its own
 pointer locals (the cursor is the list's first entry or its head; one cursor
@@ -25,7 +26,7 @@ Pair = tuple  # (C cut, spec cut)
 
 @dataclass(frozen=True, order=True)
 class Candidate:
-    kind: str  # eq | bool | list | first | valid | follows | const | ite
+    kind: str  # eq | bool | list | first | valid | follows | const | ite | zero | nonzero | empty
     c: str
     s: str = ""  # the spec leaf (eq, bool, list), the other C cursor (follows), "C:x"/"S:x" (const, ite)
     a: int = 0  # const: the value; ite: the value when the boolean holds
@@ -37,6 +38,14 @@ class Candidate:
             y = (cl if side == "C" else sl).get(name)
             return None if y is None or y.kind != "bool" else y.value == z3.BoolVal(bool(self.a))
         a = cl.get(self.c)
+        if self.kind in ("zero", "nonzero", "empty"):
+            if a is None:
+                return None
+            if self.kind == "empty":
+                return None if a.kind != "list" else a.value.n == 0
+            if a.kind != "bv":
+                return None
+            return a.value == 0 if self.kind == "zero" else a.value != 0
         if self.kind == "ite":
             side, name = self.s.split(":", 1)
             y = (cl if side == "C" else sl).get(name)
@@ -91,6 +100,10 @@ class Candidate:
         if self.kind == "ite":
             side, name = self.s.split(":", 1)
             return f"C {self.c} == ({'C' if side == 'C' else 'spec'} {name} ? {self.a:#x} : {self.b:#x})"
+        if self.kind in ("zero", "nonzero"):
+            return f"C {self.c} {'==' if self.kind == 'zero' else '!='} 0"
+        if self.kind == "empty":
+            return f"C list {self.c} is empty"
         if self.kind == "first":
             return f"C {self.c} is the first entry (or the head)"
         if self.kind == "valid":
@@ -106,12 +119,23 @@ def _related_names(c: str, s: str) -> bool:
     return x == y or x.endswith("_" + y) or y.endswith("_" + x)
 
 
+def is_c_local(name: str) -> bool:
+    """A C leaf that is a local of a frame (``depth.function.name``), not a
+    member of the driver's globals."""
+    return name.split(".", 1)[0].isdigit()
+
+
 def candidates(cl: dict[str, Leaf], sl: dict[str, Leaf]) -> list[Candidate]:
-    """The candidates between the two sides' leaves at one pair of cuts."""
+    """The candidates between the two sides' leaves at one pair of cuts. A C
+    local is paired with every spec leaf of a compatible type (a local's name
+    is the programmer's choice: a renamed local or a helper's parameter must
+    be related by what it holds); a member of the driver's globals with the
+    spec leaves of a related name (the struct is the state the spec models)."""
     out = []
     for c, a in cl.items():
+        local = is_c_local(c)
         for s, b in sl.items():
-            if not _related_names(c, s):
+            if not local and not _related_names(c, s):
                 continue
             if a.kind == "list" and b.kind == "list":
                 out.append(Candidate("list", c, s))
@@ -125,6 +149,16 @@ def candidates(cl: dict[str, Leaf], sl: dict[str, Leaf]) -> list[Candidate]:
             out += [Candidate("first", c), Candidate("valid", c)]
             out += [Candidate("follows", c, d) for d, y in cl.items()
                     if d != c and y.kind == "cursor" and y.list == a.list]
+    # what the C's own state keeps between events whatever the spec's says
+    # (a member that stays zero or never becomes zero, a list that stays
+    # empty): code the spec does not run (an inflate with goal 0) needs it
+    for c, a in cl.items():
+        if is_c_local(c):
+            continue
+        if a.kind == "bv":
+            out += [Candidate("zero", c), Candidate("nonzero", c)]
+        elif a.kind == "list":
+            out.append(Candidate("empty", c))
     # each side's flags that stay false (a loop's "not returned yet"); only
     # false, so that the candidates together are satisfiable (Houdini's start)
     for side, leaves in (("C", cl), ("S", sl)):

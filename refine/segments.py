@@ -130,15 +130,41 @@ def _segment(program: Program, r: Recipe) -> Segment:
     return Segment(r.key, fn, _lines(program, fn), SPEC_STEP[r.spec_loop] or r.entry, recipe=r)
 
 
+def _start_pair(r: Recipe):
+    """The pair of cuts a segment starts at (where its coupling is assumed)."""
+    if r.entry == "init":
+        return None
+    return (r.c_cut, f"{r.entry}:{r.spec_loop}") if r.spec_loop else (TOP, TOP)
+
+
+@dataclass
+class _Explored:
+    """A segment's paths from one candidate set at its start, and for each
+    path the candidates at its end pair already established on it."""
+
+    start: tuple
+    paths: list | None
+    err: str
+    seconds: float
+    checked: list = field(default_factory=list)
+
+
 def infer_and_check(program: Program, progress=None) -> tuple[list[Segment], Coupling]:
     """Houdini to a fixpoint over all segments (those from init, the work
     item and exit, and from every pair of loop heads a segment ends at), then
-    the verdict per segment reachable from init under the final coupling."""
+    the verdict per segment reachable from init under the final coupling.
+
+    A segment's paths depend only on the candidates assumed at its start: a
+    segment whose start set is unchanged since a previous round keeps its
+    paths, and only candidates not yet established on a path are checked
+    against it (each round re-explores only what a dropped candidate can
+    change)."""
     coupling = Coupling()
     segs: dict[str, Segment] = {r.key: _segment(program, r) for r in ENTRIES}
+    cache: dict[str, _Explored] = {}
     for rnd in range(MAX_ROUNDS + 1):
-        dropped = added = 0
-        results: dict[str, tuple] = {}
+        dropped = added = explored = 0
+        results: dict[str, _Explored] = {}
         # the segments reachable from init under the current coupling, breadth first
         todo = ["init"]
         while todo:
@@ -146,13 +172,20 @@ def infer_and_check(program: Program, progress=None) -> tuple[list[Segment], Cou
             if key in results:
                 continue
             seg = segs[key]
-            t0 = time.perf_counter()
-            try:
-                paths = _explore(program, seg.recipe, coupling)
-            except (CFrontError, RefineError, PathLimit) as e:
-                results[key] = (None, f"{type(e).__name__}: {e}", time.perf_counter() - t0)
-                continue
-            for p in paths:
+            start = _start_pair(seg.recipe)
+            got = cache.get(key)
+            if got is None or start not in coupling.sets and start is not None \
+                    or got.start != tuple(coupling.sets.get(start, ())):
+                t0 = time.perf_counter()
+                explored += 1
+                try:
+                    paths, err = _explore(program, seg.recipe, coupling), ""
+                except (CFrontError, RefineError, PathLimit) as e:
+                    paths, err = None, f"{type(e).__name__}: {e}"
+                got = cache[key] = _Explored(tuple(coupling.sets.get(start, ())), paths, err,
+                                             time.perf_counter() - t0, [frozenset() for _ in paths or ()])
+            results[key] = got
+            for i, p in enumerate(got.paths or ()):
                 c = p.data["c"]
                 s_cut, s_leaves = spec_end(p)
                 if c.error is not None:
@@ -166,19 +199,21 @@ def infer_and_check(program: Program, progress=None) -> tuple[list[Segment], Cou
                     todo += ["work", "exit"]
                 if UNLOADED not in pair and (TOP in pair) == (pair == (TOP, TOP)):
                     added += coupling.propose(pair, c.leaves, s_leaves)
-                    dropped += len(coupling.establish(pair, p.condition, c.leaves, s_leaves))
-            results[key] = (paths, "", time.perf_counter() - t0)
+                    if not set(coupling.at(pair, c.leaves, s_leaves)) <= got.checked[i]:
+                        dropped += len(coupling.establish(pair, p.condition, c.leaves, s_leaves))
+                        got.checked[i] = frozenset(coupling.sets[pair])
         if progress:
-            progress(f"round {rnd + 1}: {len(results)} segments, {added} candidates proposed, {dropped} dropped")
+            progress(f"round {rnd + 1}: {len(results)} segments ({explored} explored), "
+                     f"{added} candidates proposed, {dropped} dropped")
         if (dropped == 0 and added == 0) or rnd == MAX_ROUNDS:
             break
     out = []
     for key, seg in segs.items():
         if key not in results:
             continue
-        paths, err, secs = results[key]
-        seg.seconds = secs
-        _judge(seg, paths, err)
+        got = results[key]
+        seg.seconds = got.seconds
+        _judge(seg, got.paths, got.err)
         out.append(seg)
     return out, coupling
 
