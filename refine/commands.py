@@ -17,6 +17,7 @@ from balloonspec.conformance.report import write_json_atomic
 
 EXIT_EQUIVALENT, EXIT_DIFFERS, EXIT_UNKNOWN = 0, 1, 2
 DEFAULT_SAVE = Path("balloonspec-refine")
+MAX_SEARCH_FACTOR = 10  # the search beside slow proofs stops at this many budgets
 
 
 def _segment_proofs(driver: str, conn, verbose: bool) -> None:
@@ -95,8 +96,12 @@ def decide(driver: Path, *, save_dir: Path = DEFAULT_SAVE, search_budget_s: floa
     out: dict = {"driver": str(driver), "verdict": "unknown", "segments": []}
     proofs = _Proofs(driver, verbose=progress is not None)
     try:
-        first = search(driver, budget_s=search_budget_s, progress=progress,
-                       stop=lambda: proofs.done() and _all_proved(proofs.result))
+        t_search = time.perf_counter()
+        # the search runs for its budget, and on while the proofs still run (that core is free);
+        # every segment proved stops it at once
+        first = search(driver, budget_s=MAX_SEARCH_FACTOR * search_budget_s, progress=progress,
+                       stop=lambda: proofs.done() and (_all_proved(proofs.result)
+                                                       or time.perf_counter() - t_search > search_budget_s))
         if first is not None:
             emit_and_replay(first, driver, save_dir)
             out["witness"] = first.as_json()
