@@ -269,3 +269,44 @@ defect(
     Scenario("w", steps("init", "cycle", "cycle", "debugfs", "exit"), target=10,
              host_rules=(HostRule(LOCK, RESET, nth=3, scope=1),)),
 )
+
+defect(
+    "slow-cycles-not-extended",
+    [("\t\t\tb->slow_allocation_cycles = VMW_BALLOON_SLOW_CYCLES;\n",
+      "\t\t\tif (!b->slow_allocation_cycles)\n"
+      "\t\t\t\tb->slow_allocation_cycles = VMW_BALLOON_SLOW_CYCLES;\n")],
+    "a NOSLEEP failure during a slowdown no longer restarts it ('we are already slowing down'). A cycle "
+    "sets the count at most once and the first failure finds it at 0, so it needs failures in two cycles "
+    "(1 and 2): the defect allocates at the full NOSLEEP rate again in cycle 5, the seed in cycle 6.",
+    5,
+    Scenario("w", steps("init", ("cycle", 5), "debugfs", "exit"), target=30000,
+             alloc_rules=(AllocRule(NOSLEEP, nth=2, scope=1), AllocRule(NOSLEEP, nth=2, scope=2))),
+)
+
+defect(
+    "rate-alloc-mult-over-rate",
+    [("\t\tunsigned int mult = i / b->rate_alloc;\n", "\t\tunsigned int mult = i / rate;\n")],
+    "the rate increase divides by the loop's local `rate` instead of b->rate_alloc. They are equal while "
+    "allocations sleep or are slowed down, and while rate_alloc is at its maximum the result is clamped "
+    "anyway; they differ in a fast (NOSLEEP-rate) cycle after a failed CANSLEEP allocation halved "
+    "rate_alloc, which first comes when the slowdown that failure started has ended: cycle 5.",
+    5,
+    Scenario("w", steps("init", ("cycle", 5), "debugfs", "exit"), target=12000,
+             alloc_rules=(AllocRule(NOSLEEP, nth=1, scope=1), AllocRule(CANSLEEP, nth=2, scope=1))),
+)
+
+defect(
+    "reset-restores-rates",
+    [("\t/* free all pages, skipping monitor unlock */\n\tvmballoon_pop(b);\n",
+      "\t/* free all pages, skipping monitor unlock */\n\tvmballoon_pop(b);\n"
+      "\n\t/* start over as at load time */\n"
+      "\tb->rate_alloc = VMW_BALLOON_RATE_ALLOC_MAX;\n"
+      "\tb->rate_free = VMW_BALLOON_RATE_FREE_MAX;\n")],
+    "a reset starts the rates over as init does. Both start at their maximum, so it shows only when an "
+    "earlier cycle lowered one and a later reset restores it: a failed CANSLEEP allocation (cycle 1; it "
+    "ends the inflate, so the RESET status comes in cycle 2) and the reset in cycle 3, whose inflate, still "
+    "slowed down, allocates rate_alloc pages: 2048 instead of 1024.",
+    3,
+    Scenario("w", steps("init", "cycle", "host_reset", "cycle", "cycle", "debugfs", "exit"), target=12000,
+             alloc_rules=(AllocRule(NOSLEEP, nth=1, scope=1), AllocRule(CANSLEEP, nth=2, scope=1))),
+)
