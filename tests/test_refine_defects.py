@@ -120,7 +120,7 @@ def test_no_single_cycle_scenario_tells_the_defect_from_the_seed(patch, tmp_path
 def test_the_refinement_search_finds_a_witness_that_replays(patch, tmp_path):
     source = patch.write(SEED_DRIVER, tmp_path)
     w = search(source, [], budget_s=60)
-    assert w is not None, f"{patch.id}: no distinguishing scenario within 60 s"
+    assert w is not None, f"{patch.id}: the search found no distinguishing scenario (budget 60 s)"
     emit_and_replay(w, source, tmp_path / "witness")
     assert w.vector is not None and w.vector.exists()
     assert w.replayed, w.replay_text
