@@ -35,7 +35,7 @@ from .runtime import UNINIT, Builtin, CFunction, FieldRef, SlotRef, StructObj
 
 # Intrinsics of the analysis headers (compiled inline by lower.py)
 INTRINSICS = {"__bs_min", "__bs_max", "__bs_container_of", "__bs_list_first", "__bs_list_next",
-              "__bs_list_is_head", "__builtin_expect"}
+              "__bs_list_last", "__bs_list_prev", "__bs_list_is_head", "__builtin_expect"}
 # Kernel functions without side effects (may be evaluated eagerly or dropped)
 PURE_BUILTINS = {"page_to_pfn", "IS_ERR", "PTR_ERR", "IS_ERR_OR_NULL", "ERR_PTR", "list_empty",
                  "round_jiffies_relative"}

@@ -790,19 +790,21 @@ class ExpressionLowering:
             st = ty.target
             cls = self.ns.struct_class_name(st)
             return V(f"K.container_of({p.code}, {cls}, {member!r})", ty)
-        if name == "__bs_list_first":
+        if name in ("__bs_list_first", "__bs_list_last"):  # the head's next or prev entry
             h = self.materialize(self.expr(nodes[0]))
             ty = self._witness_type(nodes[1])
             member = string_value(nodes[2].value)
             t = self.temp()
-            self.emit(f"L[{t}] = K.list_entry({h.code}, M.lists.first({h.code}), {member!r})")
+            end = "first" if name == "__bs_list_first" else "last"
+            self.emit(f"L[{t}] = K.list_entry({h.code}, M.lists.{end}({h.code}), {member!r})")
             return V(f"L[{t}]", ty)
-        if name == "__bs_list_next":
+        if name in ("__bs_list_next", "__bs_list_prev"):
             h = self.materialize(self.expr(nodes[0]))
             pos = self.materialize(self.expr(nodes[1]))
             member = string_value(nodes[2].value)
             t = self.temp()
-            self.emit(f"L[{t}] = K.list_entry({h.code}, M.lists.next({h.code} if {pos.code} is {h.code} "
+            step = "next" if name == "__bs_list_next" else "prev"
+            self.emit(f"L[{t}] = K.list_entry({h.code}, M.lists.{step}({h.code} if {pos.code} is {h.code} "
                       f"else {pos.code}.f_{member}), {member!r})")
             return V(f"L[{t}]", pos.ty)
         if name == "__bs_list_is_head":

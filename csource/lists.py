@@ -100,6 +100,13 @@ class LinkedLists:
     def next(self, node) -> ListHead:
         return _checked(_node(node, "list iteration").next)
 
+    def last(self, head) -> ListHead:
+        """The last node (the head itself when the list is empty)."""
+        return _checked(_node(head, "list iteration").prev)
+
+    def prev(self, node) -> ListHead:
+        return _checked(_node(node, "list iteration").prev)
+
     def nodes(self, head) -> list[ListHead]:
         """The entries' nodes from the head (for inspection)."""
         out, n = [], self.first(head)

@@ -134,5 +134,11 @@ class SymbolicLists:
             return self.first(node)
         raise DriverFault("list iteration from a node that is on no list")
 
+    def last(self, head):
+        raise Unsupported("a walk from the list's tail (symbolic list model)")
+
+    def prev(self, node):
+        raise Unsupported("a walk from the list's tail (symbolic list model)")
+
     def nodes(self, head):
         raise Unsupported("walking a symbolic list for inspection")

@@ -69,3 +69,16 @@ def test_a_vendor_variant_runs_as_the_seed(tmp_path, seed_builds):
     summary = crosscheck(variant, [v for v in VECTORS if v.id in MUTANT_VECTORS[:6]])
     assert [c.status for c in summary.checks] == ["same"] * 6
     assert all(c.matches_vector for c in summary.checks)
+
+
+def test_a_walk_from_the_tail_runs_as_compiled(tmp_path):
+    """list_for_each_entry_safe_reverse (and list_last_entry): a deflate that
+    releases the oldest pages first UNLOCKs in the compiled build's order."""
+    from refine_defects import DEFECTS
+
+    oldest_first = next(d for d in DEFECTS if d.id == "deflate-oldest-first")
+    assert "list_for_each_entry_safe_reverse" in oldest_first.apply(SEED_DRIVER.read_text())
+    source = oldest_first.write(SEED_DRIVER, tmp_path)
+    summary = crosscheck(source, [v for v in VECTORS if v.id in ("deflate-partial", "exit-with-balloon")])
+    assert [c.status for c in summary.checks] == ["same", "same"], [c.divergence or c.message for c in summary.checks]
+    assert not summary.checks[0].matches_vector  # the other order: the interpreter walked from the tail

@@ -16,6 +16,9 @@ int list_empty(const struct list_head *head);
 #define list_first_entry(ptr, type, member) \
 	((type *)__bs_list_first((ptr), (type *)0, #member))
 
+#define list_last_entry(ptr, type, member) \
+	((type *)__bs_list_last((ptr), (type *)0, #member))
+
 #define list_for_each_entry(pos, head, member)				\
 	for (pos = __bs_list_first((head), pos, #member);		\
 	     !__bs_list_is_head((head), pos);				\
@@ -26,5 +29,16 @@ int list_empty(const struct list_head *head);
 		n = __bs_list_next((head), pos, #member);		\
 	     !__bs_list_is_head((head), pos);				\
 	     pos = n, n = __bs_list_next((head), n, #member))
+
+#define list_for_each_entry_reverse(pos, head, member)			\
+	for (pos = __bs_list_last((head), pos, #member);		\
+	     !__bs_list_is_head((head), pos);				\
+	     pos = __bs_list_prev((head), pos, #member))
+
+#define list_for_each_entry_safe_reverse(pos, n, head, member)		\
+	for (pos = __bs_list_last((head), pos, #member),		\
+		n = __bs_list_prev((head), pos, #member);		\
+	     !__bs_list_is_head((head), pos);				\
+	     pos = n, n = __bs_list_prev((head), n, #member))
 
 #endif
