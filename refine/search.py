@@ -261,7 +261,8 @@ def _bucket(v):
 
 def features(state: dict) -> set:
     """The values novelty is judged on: every scalar but counters and the
-    size/target pair (which every cycle moves), and how size compares to target."""
+    size/target pair (which every cycle moves), how size compares to target,
+    where the two sides disagree, and pairs of the spec's modes."""
     out = set()
     for k, v in state.items():
         leaf = k.split(".")[-1]
@@ -273,6 +274,10 @@ def features(state: dict) -> set:
         leaf = k.split(".")[-1]
         if k.startswith("c.") and ".stats." not in k and leaf in spec:
             out.add(("agree", leaf) if v == spec[leaf] else ("differ", leaf, _bucket(spec[leaf]), _bucket(v)))
+    # the spec's modes two at a time (slowed down *and* reset pending...): a
+    # combination the driver's code treats specially can be new when neither value is
+    modes = sorted((k, _bucket(v)) for k, v in spec.items() if k not in ("size", "target", "pages", "lost", "refused"))
+    out.update(("both", a, b) for i, a in enumerate(modes) for b in modes[i + 1:])
     for side in ("spec", "c"):
         s, t = state.get(f"{side}.size", state.get(f"{side}.balloon.size")), \
             state.get(f"{side}.target", state.get(f"{side}.balloon.target"))
