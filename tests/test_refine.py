@@ -128,3 +128,23 @@ def test_cli_refine_exits_2_naming_an_unsupported_construct(tmp_path):
     assert r.returncode == 2
     assert "unsupported construct: inline asm" in r.stderr and "bad.c:" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_check_fails_a_build_that_passes_every_vector_when_refine_shows_it_differs(tmp_path):
+    """check's refinement row: a defect every shipped vector passes (its effect
+    needs a slowdown, then a reset, then an inflate) fails check on refine's
+    replayed witness alone."""
+    from refine_defects import DEFECTS
+
+    defect = next(d for d in DEFECTS if d.id == "reset-forgets-slowdown")
+    source = defect.write(Path(SEED_DRIVER), tmp_path)
+    out = tmp_path / "check.json"
+    r = subprocess.run([sys.executable, "-m", "balloonspec.cli", "check", "--driver", str(source), "--json", str(out)],
+                       capture_output=True, text=True, cwd=tmp_path)
+    report = json.loads(out.read_text())
+    assert report["conform"]["verdict"] == "pass", report["conform"]["summary"]  # every vector passes
+    assert report["refine"]["verdict"] == "differs" and report["refine"]["witness"]["replayed"] is True
+    assert r.returncode == 1 and report["verdict"] == "fail"
+    row = next(line for line in r.stdout.splitlines() if line.strip().startswith("refinement"))
+    assert "differs (segments not checked" in row and "replayed: True" in row
+    assert "refine differs" in r.stdout.splitlines()[-1]
