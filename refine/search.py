@@ -159,6 +159,9 @@ def behaviours(state: dict) -> dict:
         "unlock-fail-all": (((unlock, busy, 1, ALL),), ()),
         "target-fail": (((get, busy, 1, 1),), ()),
         "target-reset": (((get, reset, 1, 1),), ()),
+        # a reset in the cycle sends START and GUEST_ID: either may be refused
+        "start-fail": (((C.VMW_BALLOON_CMD_START, C.VMW_BALLOON_ERROR_CMD_INVALID, 1, 1),), ()),
+        "guest-id-fail": (((C.VMW_BALLOON_CMD_GUEST_ID, C.VMW_BALLOON_ERROR_CMD_INVALID, 1, 1),), ()),
         "nosleep-fail-all": ((), ((nosleep, 1, ALL, True, 0),)),
         "sleep-fail": ((), ((nosleep, 1, ALL, True, 0), (cansleep, 1, ALL, True, 0))),
         "sleep-fail-2nd": ((), ((nosleep, 1, ALL, True, 0), (cansleep, 2, 1, True, 0))),
@@ -316,9 +319,11 @@ def guide_numbers(model: dict) -> list[int]:
 
 
 def search(driver: Path, guide: list[int] = (), *, budget_s: float = 60.0, seed: int = 0,
-           progress=None, stop=None) -> Witness | None:
+           progress=None, stop=None, max_runs: int | None = None) -> Witness | None:
     """The first prefix (plus probe) whose interpreted-C trace differs from the
-    spec's, shrunk; None when the budget runs out first (or ``stop()`` says so)."""
+    spec's, shrunk; None when the budget runs out first (or ``stop()`` says
+    so). ``max_runs`` bounds the scenarios tried instead of the time: the
+    outcome is then the same on any machine, however loaded."""
     t0 = time.perf_counter()
     target_kinds = kinds([g for g in guide if 0 <= g <= U32])
     names = list(behaviours({}))
@@ -358,6 +363,8 @@ def search(driver: Path, guide: list[int] = (), *, budget_s: float = 60.0, seed:
         return a if a.cost <= b.cost else b
 
     def out_of_time() -> bool:
+        if max_runs is not None and runner.runs >= max_runs:
+            return True
         return time.perf_counter() - t0 > budget_s or (stop is not None and runner.runs % 10 == 0 and stop())
 
     def found(r: Run) -> Witness:
