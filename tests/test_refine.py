@@ -29,6 +29,7 @@ def seed_result():
     return infer_and_check(load(SEED_DRIVER))
 
 
+@pytest.mark.xdist_group("refine-seed")  # one worker computes the seed's proof once
 def test_the_seed_proves_every_segment(seed_result):
     segs, coupling = seed_result
     assert {s.status for s in segs} == {"proved"}, [(s.id, s.status, s.detail) for s in segs]
@@ -39,6 +40,7 @@ def test_the_seed_proves_every_segment(seed_result):
     assert any("vmballoon_reserve_page" in i for i in ids) and any("exit:pop" in i for i in ids)
 
 
+@pytest.mark.xdist_group("refine-seed")
 def test_the_inferred_coupling_relates_the_balloon_field_for_field(seed_result):
     _, coupling = seed_result
     top = coupling.summary()["TOP ~ TOP"]
