@@ -107,8 +107,7 @@ def decide(driver: Path, *, save_dir: Path = DEFAULT_SAVE, search_budget_s: floa
             out["witness"] = first.as_json()
             if first.replayed:
                 out["verdict"], out["decided_by"] = "differs", "distinguishing search"
-                if not segments:
-                    proofs.stop()
+                if not segments:  # the finally below stops the proofs
                     out["seconds"] = round(time.perf_counter() - t0, 3)
                     return out
         result = proofs.wait()

@@ -340,13 +340,14 @@ def search(driver: Path, guide: list[int] = (), *, budget_s: float = 60.0, seed:
             return r
         if r.key and r.key not in seen_keys:  # a joint state reached before: merged (same futures)
             seen_keys.add(r.key)
-            new = features(r.state) - seen_features
+            feats = features(r.state)
+            new = feats - seen_features
             if new or not corpus:
                 seen_features.update(new)
                 corpus.append(r)
                 # states where the two sides already disagree get the most extensions:
                 # their difference is waiting to become observable
-                hot.append([r, HOT_DIFFER if any(f[0] == "differ" for f in features(r.state)) else HOT_NEW])
+                hot.append([r, HOT_DIFFER if any(f[0] == "differ" for f in feats) else HOT_NEW])
         if progress and runner.runs % 250 == 0:
             progress(f"search: {runner.runs} scenarios, {len(seen_keys)} joint states, "
                      f"{len(corpus)} of note, deepest {max(len(c.inputs) for c in corpus)} cycles")
