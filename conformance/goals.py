@@ -243,6 +243,17 @@ def reset_goals() -> list[Goal]:
              "after a host reset, GUEST_ID fails: pr_err, the balloon carries on",
              _sc("reset-guest-id-fails", "init", ("cycle", 1), "host_reset", ("cycle", 3), "debugfs", target=200,
                  host_rules=(HostRule(C.VMW_BALLOON_CMD_GUEST_ID, 1, nth=2),))),
+        # a counter set instead of incremented shows only at its second increment: both refusal
+        # counters of the restart are read after two refusals (start_fail, guest_type_fail)
+        Goal("reset-start-fails-twice", "coverage", "vmballoon_send_start: STATS_INC(start_fail), twice",
+             "after a host reset START is refused (BUSY) in two cycles, then succeeds: debugfs shows 2 failed",
+             _sc("reset-start-fails-twice", "init", ("cycle", 1), "host_reset", ("cycle", 4), "debugfs", target=200,
+                 host_rules=(HostRule(C.VMW_BALLOON_CMD_START, 8, nth=2, count=2),))),
+        Goal("reset-guest-id-fails-twice", "coverage", "vmballoon_send_guest_id: STATS_INC(guest_type_fail), twice",
+             "two host resets, GUEST_ID refused after each restart: debugfs shows 2 failed",
+             _sc("reset-guest-id-fails-twice", "init", ("cycle", 1), "host_reset", ("cycle", 2), "host_reset",
+                 ("cycle", 2), "debugfs", target=200,
+                 host_rules=(HostRule(C.VMW_BALLOON_CMD_GUEST_ID, 1, nth=2, count=2),))),
         Goal("exit-with-balloon", "coverage", "vmballoon_exit",
              "exit with 3000 pages in the balloon: START, then every page freed without UNLOCK",
              _sc("exit-with-balloon", "init", ("cycle", 1), "exit", "debugfs", target=3000)),

@@ -527,6 +527,62 @@ def plan_stats_lock() -> Plan:
              on_end=at_end(lambda d: d["b"].stats.lock - d["pre"].stats.lock == z3.Extract(31, 0, _locks(d))))
     return Plan([own, lock_bound()] + core())
 
+# command -> its counter and the counter of its refusals (struct vmballoon_stats); LOCK and UNLOCK are
+# sent inside loops, so they and the allocations are counted per loop step, the others per whole run
+_RUN_COMMANDS = ((C.CMD_START, "start", "start_fail"), (C.CMD_GUEST_ID, "guest_type", "guest_type_fail"),
+                 (C.CMD_GET_TARGET, "target", "target_fail"))
+_STEP_COMMANDS = ((C.CMD_LOCK, "lock", "lock_fail"), (C.CMD_UNLOCK, "unlock", "unlock_fail"))
+_STEP_ALLOCS = ((C.GFP_NOSLEEP, "alloc", "alloc_fail"), (C.GFP_CANSLEEP, "sleep_alloc", "sleep_alloc_fail"))
+
+
+def _count(calls, holds=lambda c: True):
+    """How many of ``calls`` happen and satisfy ``holds``, as a 32-bit term (a counter's width)."""
+    return z3.Sum(B32(0), *[z3.If(z3.And(guard(c), holds(c)), B32(1), B32(0)) for c in calls])
+
+
+def _counters_count(before, after, calls, commands=(), allocs=()):
+    """Each command's counter grew by the commands sent and its _fail counter by those refused (any
+    status but SUCCESS); each allocation counter by the allocations of its kind made and failed (mod 2^32)."""
+    claims = []
+
+    def grew(made, failed, cs, fails):
+        claims.append(getattr(after, made) - getattr(before, made) == _count(cs))
+        claims.append(getattr(after, failed) - getattr(before, failed) == _count(cs, fails))
+
+    for cmd, made, failed in commands:
+        grew(made, failed, [c for c in calls if c.kind == "backdoor" and c.cmd == cmd], lambda c: c.status != 0)
+    for gfp, made, failed in allocs:
+        grew(made, failed, [c for c in calls if c.kind == "alloc" and c.gfp == gfp], lambda c: z3.Not(c.ok))
+    return z3.And(*claims)
+
+@invariant(
+    "STATS-COUNTS", "each command and allocation counter counts exactly its calls",
+    "start, guest_type, target, lock and unlock grow by one per START, GUEST_ID, GET_TARGET, LOCK and UNLOCK "
+    "sent, and each _fail counter by one per such command the host refused (any status but SUCCESS); alloc and "
+    "sleep_alloc grow by one per NOSLEEP and CANSLEEP allocation, alloc_fail and sleep_alloc_fail by one per "
+    "failed one (all mod 2^32), in init, every work cycle and exit.",
+    "loop-invariant", "proved",
+    c_refs=("STATS_INC(b->stats.start_fail);", "STATS_INC(b->stats.guest_type_fail);",
+            "STATS_INC(b->stats.lock_fail);"),
+    prose="""These are the counters debugfs shows; no decision of the driver reads them, so only this
+    invariant and the vectors' debugfs reads pin them down (a counter set to 1 instead of incremented is
+    otherwise invisible). The calls outside loops are counted over the whole runs; LOCK, UNLOCK and the
+    allocations over each step of the inflate and deflate loops, from any state at the loop's head.""",
+)
+def plan_stats_counts() -> Plan:
+    def whole(d):
+        return _counters_count(d["pre"].stats, d["b"].stats, d["env"].calls, _RUN_COMMANDS)
+
+    def step(d, path):
+        return _counters_count(path.loops[-1].state("head")["b"].stats, d["args"]["b"].stats, step_calls(path),
+                               _STEP_COMMANDS, _STEP_ALLOCS)
+
+    runs = ob("STATS-COUNTS", "Inv ∧ init/work/exit ⇒ start, guest_type, target (and their _fail) grew by the "
+              "commands sent (refused)", CONTEXTS, on_end=at_end(whole))
+    steps = ob("STATS-COUNTS step", "each inflate and deflate step: lock, unlock, alloc, sleep_alloc (and their "
+               "_fail) grew by the calls made (failed)", ("loop:inflate", "loop:deflate"), on_end=at_step_end(step))
+    return Plan([runs, steps] + core())
+
 # -------------------------------------------------------------------------------------
 # size vs target
 # -------------------------------------------------------------------------------------
