@@ -50,10 +50,12 @@ def test_seeded_sample_campaign_catches_known_mutants_and_counts_right():
     from balloonspec.conformance import spec_mutation as SM
 
     dropped_release = _find("inflate", "SDL", "release_refused_pages(ops, b, env)")
-    stats_only = _find("send_start", "SDL", "s.start = ")
+    counted = _find("send_start", "SDL", "s.start = ")
+    stats_only = _find("inflate_attempt", "SDL", "s.refused_alloc = ")
     sample = SM.select(sample=2, seed=14)
     assert sample == SM.select(sample=2, seed=14)  # seeded
-    chosen = [dropped_release, stats_only] + [m for m in sample if m not in (dropped_release, stats_only)]
+    named = (dropped_release, counted, stats_only)
+    chosen = list(named) + [m for m in sample if m not in named]
     originals = {m.function: getattr(A, m.function) for m in chosen}
     rep = SM.campaign(chosen, jobs=2)
     assert all(getattr(A, name) is fn for name, fn in originals.items())  # the spec is left as installed
@@ -65,7 +67,10 @@ def test_seeded_sample_campaign_catches_known_mutants_and_counts_right():
     r = by_id[dropped_release.id]
     assert r["category"] == "proofs" and r["proofs"]["changed"]["REFUSED-EMPTY-AT-END"] == "violated"
     assert rep["per_invariant"]["REFUSED-EMPTY-AT-END"]["own"] >= 1
-    # a statistics counter only the debugfs text shows: no proof, but a vector catches it
+    # a START not counted: STATS-COUNTS's own obligation fails
+    r = by_id[counted.id]
+    assert r["category"] == "proofs" and r["proofs"]["changed"] == {"STATS-COUNTS": "violated"}
+    # a statistics counter no proof states (errAlloc), only the debugfs text shows: a vector catches it
     r = by_id[stats_only.id]
     assert r["category"] == "vectors" and r["vectors"]["caught"] and r["vectors"]["vector"]
     # bookkeeping
