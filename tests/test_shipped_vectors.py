@@ -3,16 +3,15 @@ import re
 
 import pytest
 
-from balloonspec.model import debugfs
-from balloonspec.model.ops import CONCRETE
-from balloonspec.model.state import STAT_FIELDS, Balloon
-from balloonspec.model.trace import Kind
-
 from balloonspec.conformance.commands import SHIPPED_VECTORS
 from balloonspec.conformance.report import describe_result
 from balloonspec.conformance.runner import judge
 from balloonspec.conformance.vectors import load_dir
 from balloonspec.driver.userspace import run_scenario
+from balloonspec.model import debugfs
+from balloonspec.model.ops import CONCRETE
+from balloonspec.model.state import STAT_FIELDS, Balloon
+from balloonspec.model.trace import Kind
 
 VECTORS, BAD = load_dir(SHIPPED_VECTORS)
 
